@@ -1,0 +1,58 @@
+"""polygrad: backend-neutral reverse-mode autodiff over the Python array API.
+
+    import polygrad as pg
+    x = pg.Value([1.0, 2.0, 3.0])
+    y = pg.sum(pg.exp(x) * x)
+    y.backward()
+    x.grad          # d y / d x
+
+The array-API functions (pg.exp, pg.sum, pg.matmul...) are re-exported from
+``polygrad.namespace``; ``POLYGRAD_BACKEND`` picks the array library.
+"""
+from . import nn as nn
+from . import optim as optim
+from . import testing as testing
+from .autodiff import enable_grad as enable_grad
+from .autodiff import grad as grad
+from .autodiff import no_grad as no_grad
+from .autodiff import stop_gradient as stop_gradient
+from .autodiff import value_and_grad as value_and_grad
+from .backend import Backend as Backend
+from .backend import available_backends as available_backends
+from .backend import backend as backend
+from .backend import default_dtype as default_dtype
+from .backend import set_backend as set_backend
+from .backend import set_default_dtype as set_default_dtype
+from .backend import use_backend as use_backend
+from .errors import BackendError as BackendError
+from .errors import DTypeError as DTypeError
+from .errors import GradientError as GradientError
+from .errors import OpError as OpError
+from .errors import PolygradError as PolygradError
+from .errors import ShapeError as ShapeError
+from .namespace import *  # noqa: F403 - the array-API functions, listed in namespace.__all__
+from .namespace import __all__ as _namespace_all
+from .namespace import __array_api_version__ as __array_api_version__
+from .rules import RULES as RULES
+from .value import Value as Value
+
+__version__ = "0.1.0"
+
+
+def placeholder(shape, *, name: str, dtype=None) -> Value:
+    """A named input fed later with ``root.forward(name=array)``; None in shape means any size."""
+    return Value(shape=shape, name=name, dtype=dtype)
+
+
+def __getattr__(name: str):
+    from . import namespace
+    return getattr(namespace, name)  # dtype names and constants of the active backend
+
+
+__all__ = [
+    "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "stop_gradient",
+    "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
+    "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
+    "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError",
+    *_namespace_all,
+]

@@ -1,0 +1,108 @@
+"""x[key] for Values: basic keys go to the getitem rule, integer arrays to take.
+
+Integer-array indices are turned into one flat index over the axes they cover, so
+their gradient is a single scatter_add (repeated indices add up) and the index
+arithmetic stays in the graph, where replay recomputes it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import ShapeError
+from .value import Value, apply
+
+__all__ = ["getitem"]
+
+
+def _is_index_array(component: Any, x: Value) -> bool:
+    return isinstance(component, Value) or x.backend.is_array(component) or isinstance(component, list)
+
+
+def _as_index(component: Any, x: Value) -> Value:
+    if isinstance(component, Value):
+        return component
+    if isinstance(component, list):
+        component = x.backend.asarray(component)
+        if not x.backend.xp.isdtype(component.dtype, "integral") and component.dtype != x.backend.xp.bool:
+            component = x.backend.xp.astype(component, x.backend.xp.int64)
+    return Value._node(component, None, (), {}, False, x.backend)
+
+
+def getitem(x: Value, key: Any) -> Value:
+    key = key if isinstance(key, tuple) else (key,)
+    arrays = [i for i, k in enumerate(key) if _is_index_array(k, x)]
+    if not arrays:
+        return apply("getitem", x, key=key)
+    if len(key) == 1:
+        index = _as_index(key[0], x)
+        if not x.backend.xp.isdtype(index.dtype, "integral"):
+            # A boolean mask: the backend indexes it; the gradient scatters back through it.
+            return apply("getitem", x, key=(index.data,))
+    return _advanced(x, key)
+
+
+def _expand_ellipsis(key: tuple, ndim: int, arrays: bool) -> tuple:
+    consuming = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if consuming > ndim:
+        raise IndexError(f"getitem: too many indices ({consuming}) for a Value with {ndim} axes")
+    fill = (slice(None),) * (ndim - consuming)
+    positions = [i for i, k in enumerate(key) if k is Ellipsis]
+    if positions:
+        i = positions[0]
+        return key[:i] + fill + key[i + 1:]
+    return key + fill
+
+
+def _advanced(x: Value, key: tuple) -> Value:
+    key = _expand_ellipsis(key, x.ndim, True)
+    # With an integer array present, plain integers index like 0-d arrays (NumPy, the standard).
+    advanced = [i for i, k in enumerate(key) if _is_index_array(k, x) or isinstance(k, int)]
+    if advanced != list(range(advanced[0], advanced[-1] + 1)):
+        raise IndexError(
+            "getitem: integer-array indices must sit on consecutive axes "
+            f"(got a key with them at positions {advanced}); index in two steps instead"
+        )
+    # First the basic part: slices and None, with every advanced component kept whole.
+    basic = tuple(slice(None) if i in advanced else k for i, k in enumerate(key))
+    start = advanced[0]  # only slices and None precede it, one result axis each
+    if any(not (isinstance(k, slice) and k == slice(None)) for k in basic):
+        x = apply("getitem", x, key=basic)
+    axes = tuple(range(start, start + len(advanced)))
+    sizes = tuple(x.shape[a] for a in axes)
+    indices = [_as_index(key[i], x) if not isinstance(key[i], int) else key[i] for i in advanced]
+    _check_bounds(indices, sizes, x)
+    # One flat index over the covered axes: sum of index * stride, negatives wrapped.
+    flat = 0
+    stride = 1
+    for index, size in reversed(list(zip(indices, sizes))):
+        if isinstance(index, int):
+            index = index % size if size else index
+        else:
+            index = apply("where", index < 0, index + size, index)
+        flat = index * stride + flat
+        stride *= size
+    if not isinstance(flat, Value):
+        flat = _as_index(x.backend.asarray(flat, dtype=x.backend.xp.int64), x)
+    index_shape = tuple(flat.shape)
+    before, after = x.shape[:start], x.shape[start + len(advanced):]
+    merged = apply("reshape", x, shape=before + (math.prod(sizes),) + after)
+    flat_index = apply("reshape", flat, shape=(math.prod(index_shape),))
+    taken = apply("take", merged, flat_index, axis=start)
+    return apply("reshape", taken, shape=before + index_shape + after)
+
+
+def _check_bounds(indices: list, sizes: tuple, x: Value) -> None:
+    xp = x.backend.xp
+    for index, size in zip(indices, sizes):
+        if isinstance(index, int):
+            bad = not -size <= index < size
+        elif index.data is None:
+            continue  # a placeholder: checked by the backend at forward()
+        else:
+            data = index.data
+            if not xp.isdtype(data.dtype, "integral"):
+                raise IndexError(f"getitem: index arrays must be integers, got {data.dtype}")
+            bad = bool(xp.any((data < -size) | (data >= size))) if math.prod(data.shape) else False
+        if bad:
+            raise ShapeError(f"getitem: index out of bounds for an axis of size {size} (Value shape {x.shape})")
