@@ -102,6 +102,9 @@ class Backend:
 def _standard_scatter(xp: Any) -> Callable:
     def scatter(values, key, shape):
         out = xp.zeros(shape, dtype=values.dtype)
+        if any(k is None for k in key):  # setitem keys may not hold None: drop those axes
+            key = tuple(k for k in key if k is not None)
+            values = xp.reshape(values, out[key].shape)
         out[key] = values
         return out
     return scatter

@@ -7,6 +7,7 @@ arithmetic stays in the graph, where replay recomputes it.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from .errors import ShapeError
@@ -16,21 +17,25 @@ __all__ = ["getitem"]
 
 
 def _is_index_array(component: Any, x: Value) -> bool:
-    return isinstance(component, Value) or x.backend.is_array(component) or isinstance(component, list)
+    return isinstance(component, (Value, list)) or hasattr(component, "shape") and hasattr(component, "dtype")
 
 
 def _as_index(component: Any, x: Value) -> Value:
+    """An index array as a constant Value of x's backend (NumPy arrays and lists converted)."""
     if isinstance(component, Value):
         return component
-    if isinstance(component, list):
+    if not x.backend.is_array(component):
         component = x.backend.asarray(component)
-        if not x.backend.xp.isdtype(component.dtype, "integral") and component.dtype != x.backend.xp.bool:
-            component = x.backend.xp.astype(component, x.backend.xp.int64)
     return Value._node(component, None, (), {}, False, x.backend)
 
 
+def _plain(component: Any) -> Any:
+    """NumPy integer scalars as Python ints, so they index as integers do."""
+    return int(component) if isinstance(component, numbers.Integral) and not isinstance(component, bool) else component
+
+
 def getitem(x: Value, key: Any) -> Value:
-    key = key if isinstance(key, tuple) else (key,)
+    key = tuple(map(_plain, key)) if isinstance(key, tuple) else (_plain(key),)
     arrays = [i for i, k in enumerate(key) if _is_index_array(k, x)]
     if not arrays:
         return apply("getitem", x, key=key)

@@ -88,11 +88,11 @@ def gradcheck(f: Callable, *args: Any, wrt: Sequence[int] | None = None, eps: fl
 def _is_float(arg: Any, on: _backend.Backend) -> bool:
     if isinstance(arg, float):
         return True
-    dtype = getattr(arg, "dtype", None)
-    try:
-        return dtype is not None and on.is_float(dtype)
-    except Exception:  # noqa: BLE001 - a dtype of another library
-        return str(dtype).startswith("float")
+    if isinstance(arg, Value):
+        return arg.backend.is_float(arg.dtype)
+    if on.is_array(arg):
+        return on.is_float(arg.dtype)
+    return getattr(getattr(arg, "dtype", None), "kind", None) == "f"  # a NumPy array
 
 
 def _name(f: Callable) -> str:
