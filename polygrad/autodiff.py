@@ -21,24 +21,23 @@ def toposort(root: Value) -> list[Value]:
     tuple). The order without the root is cached on the root for replay; it holds
     only ancestors, so caching makes no reference cycle.
     """
-    if root._order is not None:
-        return root._order + [root]
-    order: list[Value] = []
-    seen = {id(root)}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    order.pop()  # the root itself
-    root._order = order
-    return order + [root]
+    if root._order is None:
+        order: list[Value] = []
+        seen = {id(root)}
+        stack = [(root, iter(root.parents))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent.parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        order.pop()  # the root itself
+        root._order = order
+    return root._order + [root]
 
 
 def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
@@ -78,64 +77,70 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     targets=None: every node that requires a gradient takes part and leaves (and
     retained nodes) get ``.grad``. Otherwise only nodes on a path from a target
     take part, and the targets' cotangents are returned by id, nothing written.
+    Cotangents in flight wait on the nodes themselves (``_ct``), freed once used.
     """
     order = toposort(root)
     if targets is None:
-        active = [n for n in order if n.requires_grad]
-        stop_at: set[int] = set()
+        on_path = None  # requires_grad marks the nodes that take part
+        stop_at: set = set()
     else:
         stop_at = {id(t) for t in targets}
-        reaches = set(stop_at)
+        on_path = set(stop_at)
         for node in order:
-            if id(node) not in reaches and node.op is not None and any(id(p) in reaches for p in node.parents):
-                reaches.add(id(node))
-        active = [n for n in order if id(n) in reaches]
-    if not active or active[-1] is not root:
-        return {}
-    on = root.backend
-    xp = on.xp
+            if node.op is not None and id(node) not in on_path and any(id(p) in on_path for p in node.parents):
+                on_path.add(id(node))
+        if id(root) not in on_path:
+            return {}
+    xp = root.backend.xp
     if create_graph:
         from . import namespace as xp  # the vjps then record a graph of their own
-    pending: dict[int, Any] = {id(root): seed}
     results: dict[int, Any] = {}
-    participating = {id(n) for n in active}
-    for node in reversed(active):
-        ct = pending.pop(id(node), None)
-        if ct is None:
-            continue
-        if targets is None:
-            if node.op is None or node._retain:
-                node.grad = ct if node.grad is None else node.grad + ct
-        elif id(node) in stop_at:
-            results[id(node)] = ct
-            continue
-        if node.op is None:
-            continue
-        rule = RULES[node.op]
-        if create_graph:
-            args = node.parents
-            out = node
-        else:
-            args = [p.data for p in node.parents]
-            out = node.data
-        try:
-            cts = rule.vjp(xp, ct, out, *args, **node.attrs)
-        except PolygradError:
-            raise
-        except Exception as exc:
-            shapes = ", ".join(str(p.shape) for p in node.parents)
-            raise GradientError(f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}") from exc
-        for parent, pct in zip(node.parents, cts):
-            if pct is None or id(parent) not in participating:
+    root._ct = seed
+    try:
+        for node in reversed(order):
+            ct = node._ct
+            if ct is None:
                 continue
-            if callable(pct) and not isinstance(pct, Value):
-                pct = pct()
-            pct = unbroadcast(xp, pct, parent.shape)
-            if pct.dtype != parent.dtype:
-                pct = xp.astype(pct, parent.dtype)
-            previous = pending.get(id(parent))
-            pending[id(parent)] = pct if previous is None else previous + pct
+            node._ct = None
+            if on_path is None:
+                if node.op is None or node._retain:
+                    node.grad = ct if node.grad is None else node.grad + ct
+            elif id(node) in stop_at:
+                results[id(node)] = ct
+                continue
+            if node.op is None:
+                continue
+            parents = node.parents
+            if create_graph:
+                cts = _run_vjp(node, xp, ct, node, parents)
+            else:
+                cts = _run_vjp(node, xp, ct, node.data, [p.data for p in parents])
+            for parent, pct in zip(parents, cts):
+                if pct is None or not (parent.requires_grad if on_path is None else id(parent) in on_path):
+                    continue
+                if callable(pct) and not isinstance(pct, Value):
+                    pct = pct()
+                pct = unbroadcast(xp, pct, parent.shape)
+                if pct.dtype != parent.dtype:
+                    pct = xp.astype(pct, parent.dtype)
+                previous = parent._ct
+                parent._ct = pct if previous is None else previous + pct
+    finally:
+        for node in order:  # after an error, leave no cotangent behind
+            node._ct = None
     return results
+
+
+def _run_vjp(node: Value, xp: Any, ct: Any, out: Any, args: Sequence) -> Sequence:
+    try:
+        return RULES[node.op].vjp(xp, ct, out, *args, **node.attrs)
+    except PolygradError:
+        raise
+    except Exception as exc:
+        shapes = ", ".join(str(p.shape) for p in node.parents)
+        raise GradientError(
+            f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _check_backward_graph(root: Value) -> None:

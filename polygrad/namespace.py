@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Sequence
 
-from . import backend as _backend
+from . import _backend
 from .autodiff import stop_gradient
 from .errors import ShapeError
 from .rules import normalize_axes

@@ -299,7 +299,8 @@ def relu(xp, x):
 
 @relu.defvjp
 def relu_vjp(xp, g, out, x):
-    return (xp.where(x > _scalar(xp, 0.0, x), g, _scalar(xp, 0.0, g)),)
+    # A multiply by the 0/1 mask: NumPy's where() is about 4x slower on large arrays.
+    return (g * xp.astype(x > _scalar(xp, 0.0, x), g.dtype),)
 
 
 @defrule("abs")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Sequence
 
-from . import backend as _backend
+from . import _backend
 from .autodiff import grad, no_grad, toposort
 from .errors import PolygradError
 from .value import Value

@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Any
 
-from . import backend as _backend
+from . import _backend
 from .errors import BackendError, DTypeError, OpError, PolygradError, ShapeError
 from .rules import RULES, Rule
 
@@ -40,7 +40,7 @@ class Value:
 
     __slots__ = (
         "data", "grad", "op", "parents", "attrs", "requires_grad", "backend", "name",
-        "_shape", "_dtype", "_order", "_retain", "__weakref__",
+        "_shape", "_dtype", "_order", "_retain", "_ct", "__weakref__",
     )
 
     def __init__(self, data: Any = None, *, shape: tuple | None = None, dtype: Any = None,
@@ -57,6 +57,7 @@ class Value:
         self.name = name
         self._order = None
         self._retain = False
+        self._ct = None
         self._shape = None
         self._dtype = None
         if data is None:
@@ -95,6 +96,7 @@ class Value:
         node._dtype = None
         node._order = None
         node._retain = False
+        node._ct = None
         return node
 
     # -- array attributes ------------------------------------------------------------
@@ -321,7 +323,7 @@ def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> 
     if isinstance(obj, bool):
         data = on.asarray(obj, dtype=on.xp.bool)
     elif isinstance(obj, numbers.Number):
-        like_dtype = None if like is None or like.data is None and like._dtype is None else like.dtype
+        like_dtype = None if like is None else like.dtype
         if like_dtype is not None and (on.is_float(like_dtype) or isinstance(obj, numbers.Integral)):
             dtype = like_dtype
         else:
@@ -339,7 +341,8 @@ def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> 
 def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
     """Run rule ``op`` on ``inputs`` (Values, arrays or numbers) and record the node."""
     rule = RULES[op]
-    on = like = None
+    on = None
+    all_values = True
     for x in inputs:
         if isinstance(x, Value):
             if on is None:
@@ -349,21 +352,39 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
                     f"{op}: cannot mix a {on.name} Value and a {x.backend.name} Value in one "
                     f"expression; move one with .to({on.name!r}) or .to({x.backend.name!r})"
                 )
-            if like is None or (x.data is not None and on.is_float(x.data.dtype) and not on.is_float(like.dtype)):
-                like = x
+        else:
+            all_values = False
     if on is None:
         on = _backend.backend()
-    parents = tuple(x if isinstance(x, Value) else _constant(x, on, like, op) for x in inputs)
-    arrays = [p.data for p in parents]
-    if any(a is None for a in arrays):  # a placeholder upstream: computed at forward()
-        return Value._node(None, op, parents, attrs or _NO_ATTRS, rule.vjp is not None
-                           and any(p.requires_grad for p in parents), on)
+    if all_values:
+        parents = inputs
+    else:
+        like = _dtype_source(inputs, on)
+        parents = tuple(x if isinstance(x, Value) else _constant(x, on, like, op) for x in inputs)
+    arrays = []
+    requires = deferred = False
+    for p in parents:
+        arrays.append(p.data)
+        requires = requires or p.requires_grad
+        deferred = deferred or p.data is None
+    requires = requires and rule.vjp is not None and _GradMode.enabled
+    if deferred:  # a placeholder upstream: computed at forward()
+        return Value._node(None, op, parents, attrs or _NO_ATTRS, requires, on)
     out = run_forward(rule, on, arrays, attrs, parents)
-    requires = (_GradMode.enabled and rule.vjp is not None and on.is_float(out.dtype)
-                and any(p.requires_grad for p in parents))
     if not _GradMode.enabled:
         return Value._node(out, None, (), _NO_ATTRS, False, on)
-    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
+    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires and on.is_float(out.dtype), on)
+
+
+def _dtype_source(inputs: tuple, on: _backend.Backend) -> "Value | None":
+    """The Value whose dtype Python numbers take: the first float one, else the first."""
+    first = None
+    for x in inputs:
+        if isinstance(x, Value) and (x.data is not None or x._dtype is not None):
+            if on.is_float(x.dtype):
+                return x
+            first = first or x
+    return first
 
 
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):

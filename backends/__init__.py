@@ -1,0 +1,49 @@
+"""What nox, CI and the conformance suite need to know about each backend.
+
+One module per backend, each defining ``SPEC``. Adding a backend: write its loader in
+polygrad/_backend.py and a module here, and list it in ``NAMES``.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """name: as POLYGRAD_BACKEND takes it.
+    requirements: pip requirements by platform ("linux", "darwin", "any").
+    probe: returns None when the backend can run here, else the reason it cannot.
+    dtypes: float dtypes it supports.
+    float32_tolerance: relative tolerance for float32 comparisons against float64 references.
+    deviations: known differences from the standard or from JAX, each with its reason.
+    """
+
+    name: str
+    requirements: dict[str, list[str]]
+    probe: Callable[[], str | None]
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    float32_tolerance: float = 1e-5
+    deviations: dict[str, str] = field(default_factory=dict)
+
+    def requirements_for(self, platform: str) -> list[str]:
+        return self.requirements.get(platform, []) + self.requirements.get("any", [])
+
+
+NAMES = ("numpy", "array_api_strict")
+
+
+def spec(name: str) -> BackendSpec:
+    return importlib.import_module(f"backends.{name}").SPEC
+
+
+def import_probe(module: str) -> Callable[[], str | None]:
+    """A probe that only checks the package imports."""
+    def probe() -> str | None:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            return f"{module} is not installed ({exc})"
+        return None
+    return probe

@@ -1,0 +1,1 @@
+"""polygrad benchmarks: fixed workloads timed against hand-written equivalents."""

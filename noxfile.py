@@ -1,0 +1,54 @@
+"""Per-backend sessions. `nox -l` lists them.
+
+    nox -s tests                       # every backend this machine can run
+    nox -s "tests(backend='numpy')"
+    nox -s "bench(backend='numpy')"
+    nox -s demo
+"""
+from __future__ import annotations
+
+import sys
+
+import nox
+
+sys.path.insert(0, ".")
+from backends import NAMES, spec  # noqa: E402
+
+nox.options.sessions = ["tests", "demo"]
+PLATFORM = "darwin" if sys.platform == "darwin" else "linux"
+
+
+def _install(session: nox.Session, backend: str, extras: str = "test") -> None:
+    session.install("-e", f".[{extras}]", *spec(backend).requirements_for(PLATFORM))
+    reason = session.run("python", "-c", f"from backends import spec; print(spec({backend!r}).probe() or '')",
+                         silent=True, env={"PYTHONPATH": "."})
+    if reason and reason.strip():
+        session.skip(f"{backend} cannot run here: {reason.strip()}")
+
+
+@nox.session
+@nox.parametrize("backend", list(NAMES))
+def tests(session: nox.Session, backend: str) -> None:
+    """The unit tests on one backend."""
+    _install(session, backend)
+    session.run("python", "-m", "pytest", *session.posargs, env={"POLYGRAD_BACKEND": backend})
+
+
+@nox.session
+@nox.parametrize("backend", list(NAMES))
+def bench(session: nox.Session, backend: str) -> None:
+    """polygrad / hand-written time ratios; JSON under benchmarks/results/.
+
+    Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they slow NumPy's BLAS):
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nox -s "bench(backend='numpy')"
+    """
+    _install(session, backend)
+    session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}.json",
+                *session.posargs, env={"POLYGRAD_BACKEND": backend})
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The quantile-regression demo on the default backend."""
+    session.install("-e", ".")
+    session.run("python", "-m", "polygrad", *session.posargs)
