@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any, Callable, Iterable, Sequence
 
 from .errors import BackendError, DTypeError, GradientError, PolygradError, ShapeError
@@ -15,7 +16,12 @@ __all__ = [
 
 
 def toposort(root: Value) -> list[Value]:
-    """Every node ``root`` depends on, parents before children, root last.
+    """Every node ``root`` depends on, parents before children, root last."""
+    return _ancestors(root) + [root]
+
+
+def _ancestors(root: Value) -> list[Value]:
+    """The nodes ``root`` depends on, parents before children, without the root.
 
     Iterative depth-first search, O(nodes + edges), deterministic (parents are a
     tuple). The order without the root is cached on the root for replay; it holds
@@ -37,7 +43,7 @@ def toposort(root: Value) -> list[Value]:
                 order.append(node)
         order.pop()  # the root itself
         root._order = order
-    return root._order + [root]
+    return root._order
 
 
 def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
@@ -79,14 +85,14 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     take part, and the targets' cotangents are returned by id, nothing written.
     Cotangents in flight wait on the nodes themselves (``_ct``), freed once used.
     """
-    order = toposort(root)
+    order = _ancestors(root)
     if targets is None:
         on_path = None  # requires_grad marks the nodes that take part
         stop_at: set = set()
     else:
         stop_at = {id(t) for t in targets}
         on_path = set(stop_at)
-        for node in order:
+        for node in order + [root]:
             if node.op is not None and id(node) not in on_path and any(id(p) in on_path for p in node.parents):
                 on_path.add(id(node))
         if id(root) not in on_path:
@@ -97,7 +103,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     results: dict[int, Any] = {}
     root._ct = seed
     try:
-        for node in reversed(order):
+        for node in itertools.chain((root,), reversed(order)):
             ct = node._ct
             if ct is None:
                 continue
@@ -126,6 +132,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 previous = parent._ct
                 parent._ct = pct if previous is None else previous + pct
     finally:
+        root._ct = None
         for node in order:  # after an error, leave no cotangent behind
             node._ct = None
     return results
@@ -144,19 +151,17 @@ def _run_vjp(node: Value, xp: Any, ct: Any, out: Any, args: Sequence) -> Sequenc
 
 
 def _check_backward_graph(root: Value) -> None:
-    for node in toposort(root):
+    for node in _ancestors(root):
         if node.backend is not root.backend:
             raise BackendError(
                 f"backward: the graph mixes backends {root.backend.name} and {node.backend.name}"
-            )
-        if node.data is None:
-            raise GradientError(
-                f"backward: {node._describe()} has no data; call root.forward(...) with every placeholder first"
             )
 
 
 def backward(root: Value, grad: Any = None, *, create_graph: bool = False) -> None:
     """See Value.backward."""
+    if root.data is None:
+        raise GradientError("backward: the root has no data; call root.forward(...) with every placeholder first")
     _check_backward_graph(root)
     if not root.requires_grad:
         raise GradientError(
@@ -265,7 +270,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
                 raw = False
                 if not arg.backend.is_float(arg.dtype):
                     raise DTypeError(f"grad: argument {i} has dtype {arg.dtype}; only float arguments can be differentiated")
-                target = arg if arg.requires_grad else Value(arg.data, requires_grad=True, backend=arg.backend)
+                target = arg if arg.requires_grad else Value._wrap(arg.data, arg.backend, requires_grad=True)
             else:
                 target = Value(arg)
                 if not target.backend.is_float(target.dtype):
@@ -302,7 +307,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             if raw:
                 g = g.data if isinstance(g, Value) else g
             elif not isinstance(g, Value):
-                g = Value(g, requires_grad=False, backend=t.backend)
+                g = Value._wrap(g, t.backend)
             results.append(g)
         grads_out = results[0] if isinstance(argnums, int) else tuple(results)
         value = out.data if raw else out

@@ -267,7 +267,7 @@ def sort(x, /, *, axis: int = -1, descending: bool = False, stable: bool = True)
 # -- creation: constants on the active backend -----------------------------------------------------
 
 def _constant(data) -> Value:
-    return Value(data, requires_grad=False)
+    return Value._wrap(data, _backend.backend())
 
 
 def _float_default(dtype):
@@ -281,7 +281,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Value:
     on = _backend.backend()
     if dtype is None and isinstance(obj, (float, list, tuple)):
         dtype = _backend.default_dtype(on)
-    return Value(on.asarray(obj, dtype=dtype), requires_grad=False)
+    data = obj if dtype is None and on.is_array(obj) else on.asarray(obj, dtype=dtype)
+    return Value._wrap(data, on)
 
 
 def zeros(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.zeros(shape, dtype=_float_default(dtype)))
@@ -307,7 +308,7 @@ def _like(name: str):
     def function(x, /, *args, dtype=None, device=None):
         on = x.backend if isinstance(x, Value) else _backend.backend()
         data = x.data if isinstance(x, Value) else x
-        return Value(getattr(on.xp, name)(data, *args, dtype=dtype), requires_grad=False, backend=on)
+        return Value._wrap(getattr(on.xp, name)(data, *args, dtype=dtype), on)
     function.__name__ = function.__qualname__ = name
     return function
 

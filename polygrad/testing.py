@@ -44,7 +44,7 @@ def gradcheck(f: Callable, *args: Any, wrt: Sequence[int] | None = None, eps: fl
     if wrt is None:
         wrt = [i for i, a in enumerate(args) if _is_float(a, on)]
     for i in wrt:
-        arrays[i] = Value(_float64(args[i], on), requires_grad=False)
+        arrays[i] = Value(_float64(args[i], on), dtype=on.xp.float64, requires_grad=False)
     probe = f(*arrays)
     if not isinstance(probe, Value):
         raise GradcheckError(f"gradcheck: {_name(f)} did not return a Value")
@@ -70,7 +70,8 @@ def gradcheck(f: Callable, *args: Any, wrt: Sequence[int] | None = None, eps: fl
                 shifted = flat.copy()
                 shifted[j] += step
                 arrays_shifted = list(arrays)
-                arrays_shifted[i] = Value(on.asarray(shifted.reshape(base.shape), dtype=on.xp.float64), requires_grad=False)
+                arrays_shifted[i] = Value(on.asarray(shifted.reshape(base.shape), dtype=on.xp.float64),
+                                          dtype=on.xp.float64, requires_grad=False)
                 with no_grad():
                     values.append(float(projected(*arrays_shifted).item()))
             numeric = (values[0] - values[1]) / (2 * eps)

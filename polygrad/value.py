@@ -82,6 +82,13 @@ class Value:
     __array_ufunc__ = None
 
     @classmethod
+    def _wrap(cls, data, on, *, requires_grad: bool = False, name: str | None = None) -> "Value":
+        """A leaf around an array of backend ``on``, dtype untouched."""
+        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_float(data.dtype), on)
+        leaf.name = name
+        return leaf
+
+    @classmethod
     def _node(cls, data, op, parents, attrs, requires_grad, on):
         node = cls.__new__(cls)
         node.data = data
@@ -169,7 +176,7 @@ class Value:
 
     def detach(self) -> "Value":
         """A new leaf sharing this data, outside the graph, with no gradient."""
-        return Value(self._require_data("detach"), requires_grad=False, backend=self.backend)
+        return Value._wrap(self._require_data("detach"), self.backend)
 
     def to(self, name: str) -> "Value":
         """This Value's data on another backend, as a new leaf (DLPack where possible)."""
@@ -180,7 +187,7 @@ class Value:
                 data = target.xp.from_dlpack(data)
             except Exception:  # noqa: BLE001 - fall back to a host copy
                 data = target.asarray(self.numpy())
-        return Value(data, requires_grad=self.requires_grad, backend=target, name=self.name)
+        return Value._wrap(data, target, requires_grad=self.requires_grad, name=self.name)
 
     def _require_data(self, what: str):
         if self.data is None:
@@ -305,7 +312,7 @@ def _as_dtype(on: _backend.Backend, dtype: Any) -> Any:
 
 
 def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
-    """The array a new leaf holds: numbers and lists become the default float dtype."""
+    """The array a new leaf holds; float data takes the default float dtype unless given one."""
     dtype = None if dtype is None else _as_dtype(on, dtype)
     if isinstance(data, Value):
         data = data._require_data("Value")
@@ -313,6 +320,8 @@ def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
         return on.asarray(data, dtype=dtype or _backend.default_dtype(on))
     if not on.is_array(data):
         data = on.asarray(data)
+    if dtype is None and on.is_float(data.dtype):
+        dtype = _backend.default_dtype(on)
     if dtype is not None and data.dtype != dtype:
         data = on.xp.astype(data, dtype)
     return data
@@ -329,10 +338,10 @@ def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> 
         else:
             dtype = _backend.default_dtype(on)
         data = on.asarray(obj, dtype=dtype)
-    elif on.is_array(obj):
-        data = obj
-    elif hasattr(obj, "__array__") or hasattr(obj, "__dlpack__") or hasattr(obj, "__array_namespace__"):
-        data = on.asarray(obj)
+    elif on.is_array(obj) or hasattr(obj, "__array__") or hasattr(obj, "__dlpack__"):
+        data = obj if on.is_array(obj) else on.asarray(obj)
+        if on.is_float(data.dtype) and data.dtype != (default := _backend.default_dtype(on)):
+            data = on.xp.astype(data, default)  # float constants take the default dtype, as in JAX
     else:
         raise TypeError(f"{op}: cannot use an object of type {type(obj).__name__} as an operand")
     return Value._node(data, None, (), _NO_ATTRS, False, on)
