@@ -220,24 +220,23 @@ def _feed(placeholder: Value, array: Any) -> None:
 # -- transforms ----------------------------------------------------------------------------
 
 @contextlib.contextmanager
+def _grad_mode(enabled: bool):
+    previous = _GradMode.enabled
+    _GradMode.enabled = enabled
+    try:
+        yield
+    finally:
+        _GradMode.enabled = previous
+
+
 def no_grad():
-    """Inside this block ops record no graph and nothing requires a gradient."""
-    previous = _GradMode.enabled
-    _GradMode.enabled = False
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
+    """``with pg.no_grad():`` ops inside record no graph and nothing requires a gradient."""
+    return _grad_mode(False)
 
 
-@contextlib.contextmanager
 def enable_grad():
-    previous = _GradMode.enabled
-    _GradMode.enabled = True
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
+    """``with pg.enable_grad():`` turns recording back on inside a no_grad block."""
+    return _grad_mode(True)
 
 
 def stop_gradient(x: Any) -> Value:
