@@ -180,7 +180,10 @@ def pow(xp, a, b):  # noqa: A001 - the array API's name
 @pow.defvjp
 def pow_vjp(xp, g, out, a, b):
     def grad_a():
-        return g * b * xp.pow(a, b - _scalar(xp, 1.0, b))
+        # x ** 0 is constant: gradient 0 even at x == 0, where b * a ** (b - 1) is 0 * inf
+        # (jax.grad(lambda x: x ** 0) agrees).
+        zero = _scalar(xp, 0.0, b)
+        return g * xp.where(b == zero, zero, b * xp.pow(a, b - _scalar(xp, 1.0, b)))
 
     def grad_b():
         safe_a = xp.where(a == _scalar(xp, 0.0, a), _scalar(xp, 1.0, a), a)
@@ -676,13 +679,14 @@ def concat(xp, *arrays, axis=0):
 
 @concat.defvjp
 def concat_vjp(xp, g, out, *arrays, axis=0):
-    if axis is None:
+    flatten = axis is None
+    if flatten:
         g = xp.reshape(g, (-1,))
         axis = 0
     axis = normalize_axis(axis, g.ndim)
     pieces, start = [], 0
     for x in arrays:
-        size = x.shape[axis] if x.ndim else 1
+        size = math.prod(x.shape) if flatten else x.shape[axis]
         key = (slice(None),) * axis + (slice(start, start + size),) + (slice(None),) * (g.ndim - axis - 1)
         pieces.append(xp.reshape(g[key], x.shape))
         start += size

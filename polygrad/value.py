@@ -418,12 +418,17 @@ def broadcast_shapes(*shapes: tuple) -> tuple | None:
     return tuple(result)
 
 
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe_failure(op: str, arrays: list, attrs: dict, exc: Exception) -> PolygradError:
     shapes = [tuple(a.shape) for a in arrays]
     dtypes = [str(a.dtype) for a in arrays]
     where = f"{op}: input shapes {', '.join(map(str, shapes))}; dtypes {', '.join(dtypes)}"
     if attrs:
-        where += "; " + ", ".join(f"{k}={v!r}" for k, v in attrs.items() if k != "key")
+        where += "; " + ", ".join(f"{k}={_short_repr(v)}" for k, v in attrs.items())
     rule = RULES[op]
     if rule.broadcasts and broadcast_shapes(*shapes) is None:
         return ShapeError(f"{op}: shapes {' and '.join(map(str, shapes))} cannot be broadcast together")
@@ -437,6 +442,8 @@ def describe_failure(op: str, arrays: list, attrs: dict, exc: Exception) -> Poly
             )
     if isinstance(exc, TypeError):
         return DTypeError(f"{where}: {exc}")
-    if isinstance(exc, (IndexError, ValueError)) and "shape" in str(exc).lower():
+    if isinstance(exc, (IndexError, ValueError)) and any(
+        word in str(exc).lower() for word in ("shape", "dimension", "out of bounds", "size")
+    ):
         return ShapeError(f"{where}: {exc}")
     return OpError(f"{where}: {type(exc).__name__}: {exc}")
