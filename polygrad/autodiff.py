@@ -93,7 +93,9 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
         stop_at = {id(t) for t in targets}
         on_path = set(stop_at)
         for node in order + [root]:
-            if node.op is not None and id(node) not in on_path and any(id(p) in on_path for p in node.parents):
+            # requires_grad: ops without a vjp (stop_gradient, comparisons) pass nothing back.
+            if (node.op is not None and node.requires_grad and id(node) not in on_path
+                    and any(id(p) in on_path for p in node.parents)):
                 on_path.add(id(node))
         if id(root) not in on_path:
             return {}
@@ -101,6 +103,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     if create_graph:
         from . import namespace as xp  # the vjps then record a graph of their own
     results: dict[int, Any] = {}
+    finished: list = []
     root._ct = seed
     try:
         for node in itertools.chain((root,), reversed(order)):
@@ -110,7 +113,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
             node._ct = None
             if on_path is None:
                 if node.op is None or node._retain:
-                    node.grad = ct if node.grad is None else node.grad + ct
+                    finished.append((node, ct))  # written at the end: an error leaves .grad as it was
             elif id(node) in stop_at:
                 results[id(node)] = ct
                 continue
@@ -135,6 +138,8 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
         root._ct = None
         for node in order:  # after an error, leave no cotangent behind
             node._ct = None
+    for node, ct in finished:
+        node.grad = ct if node.grad is None else node.grad + ct
     return results
 
 

@@ -38,6 +38,11 @@ def getitem(x: Value, key: Any) -> Value:
     key = tuple(map(_plain, key)) if isinstance(key, tuple) else (_plain(key),)
     arrays = [i for i, k in enumerate(key) if _is_index_array(k, x)]
     if not arrays:
+        shape = x.shape
+        if shape is not None and not any(k is Ellipsis for k in key) and (
+            sum(1 for k in key if k is not None) < len(shape)
+        ):
+            key = key + (Ellipsis,)  # x[1] on a matrix: NumPy pads, the standard wants every axis
         return apply("getitem", x, key=key)
     if len(key) == 1:
         index = _as_index(key[0], x)
@@ -74,6 +79,11 @@ def _advanced(x: Value, key: tuple) -> Value:
     if any(not (isinstance(k, slice) and k == slice(None)) for k in basic):
         x = apply("getitem", x, key=basic)
     axes = tuple(range(start, start + len(advanced)))
+    if x.shape is None or any(x.shape[a] is None for a in axes) or x.shape.count(None) > 1:
+        raise ShapeError(
+            f"getitem: integer-array indexing of a Value of shape {x.shape} needs the sizes of the "
+            "indexed axes, and at most one other axis of unknown size (None)"
+        )
     sizes = tuple(x.shape[a] for a in axes)
     indices = [_as_index(key[i], x) if not isinstance(key[i], int) else key[i] for i in advanced]
     _check_bounds(indices, sizes, x)
@@ -90,7 +100,9 @@ def _advanced(x: Value, key: tuple) -> Value:
     if not isinstance(flat, Value):
         flat = _as_index(x.backend.asarray(flat, dtype=x.backend.xp.int64), x)
     index_shape = tuple(flat.shape)
-    before, after = x.shape[:start], x.shape[start + len(advanced):]
+    # A placeholder's one axis of unknown size (None) is -1 to reshape.
+    before, after = (tuple(-1 if n is None else n for n in part)
+                     for part in (x.shape[:start], x.shape[start + len(advanced):]))
     merged = apply("reshape", x, shape=before + (math.prod(sizes),) + after)
     flat_index = apply("reshape", flat, shape=(math.prod(index_shape),))
     taken = apply("take", merged, flat_index, axis=start)

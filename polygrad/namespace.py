@@ -117,6 +117,24 @@ def std(x, /, *, axis=None, correction: float = 0.0, keepdims: bool = False):
     return apply("std", x, axis=_axis_attr(axis), correction=correction, keepdims=keepdims)
 
 
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial: bool = False):
+    """Running products along axis, as prods of growing prefixes: O(n^2), but differentiable.
+
+    prod's vjp calls it, so this is what lets create_graph differentiate through prod.
+    """
+    x = x if dtype is None else astype(x, dtype)
+    ndim = _ndim(x)
+    if axis is None:
+        if ndim != 1:
+            raise ShapeError(f"cumulative_prod: axis is required for a Value with {ndim} axes")
+        axis = 0
+    axis = normalize_axes(axis, ndim)[0]
+    before = (slice(None),) * axis
+    n = x.shape[axis]
+    pieces = [prod(x[before + (slice(0, k), ...)], axis=axis) for k in range(0 if include_initial else 1, n + 1)]
+    return stack(pieces, axis=axis) if pieces else x
+
+
 # -- linear algebra -----------------------------------------------------------------------------
 
 def matmul(x1, x2, /): return apply("matmul", x1, x2)
@@ -252,7 +270,13 @@ round = _elementwise_nondiff("round")  # noqa: A001
 trunc = _elementwise_nondiff("trunc")
 floor_divide = _elementwise_nondiff("floor_divide")
 searchsorted = _elementwise_nondiff("searchsorted")
-nonzero = _elementwise_nondiff("nonzero")
+
+
+def nonzero(x, /):
+    """The indices of x's nonzero elements: a tuple of integer Values, one per axis (no gradient)."""
+    if not isinstance(x, Value):
+        x = asarray(x)
+    return tuple(Value._wrap(index, x.backend) for index in x.backend.xp.nonzero(x._require_data("nonzero")))
 
 
 def argmax(x, /, *, axis=None, keepdims: bool = False): return apply("argmax", x, axis=axis, keepdims=keepdims)
@@ -279,9 +303,9 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Value:
     if isinstance(obj, Value):
         return obj if dtype is None or obj.dtype == dtype else astype(obj, dtype)
     on = _backend.backend()
-    if dtype is None and isinstance(obj, (float, list, tuple)):
-        dtype = _backend.default_dtype(on)
     data = obj if dtype is None and on.is_array(obj) else on.asarray(obj, dtype=dtype)
+    if dtype is None and isinstance(obj, (float, list, tuple)) and on.is_float(data.dtype):
+        data = on.xp.astype(data, _backend.default_dtype(on))  # lists of ints stay integers
     return Value._wrap(data, on)
 
 
@@ -337,7 +361,7 @@ __all__ = [
     # neural-network functions
     "sigmoid", "relu", "softmax", "log_softmax", "logsumexp",
     # reductions
-    "sum", "mean", "prod", "max", "min", "var", "std",
+    "sum", "mean", "prod", "max", "min", "var", "std", "cumulative_prod",
     # linear algebra
     "matmul", "tensordot", "vecdot", "matrix_transpose",
     # shape and indexing

@@ -1,0 +1,264 @@
+"""polygrad's array-API namespace: discovery, functions without gradients, creation, dtypes."""
+from __future__ import annotations
+
+import array_api_compat
+import numpy as np
+import pytest
+
+import polygrad as pg
+from conftest import BACKEND, run_python, to_numpy
+
+pytestmark = pytest.mark.usefixtures("float64")
+
+DATA = np.array([[1.25, -2.0, 0.0], [3.0, np.nan, -0.5]])
+FINITE = np.array([[1.25, -2.0, 0.0], [3.0, 3.5, -0.5]])
+
+
+# -- discovery -------------------------------------------------------------------------------------
+
+def test_value_reports_polygrads_namespace():
+    x = pg.Value(FINITE)
+    assert x.__array_namespace__() is pg.namespace
+    assert x.__array_namespace__(api_version="2023.12") is pg.namespace
+    assert array_api_compat.array_namespace(x) is pg.namespace
+    assert array_api_compat.array_namespace(x, pg.exp(x)) is pg.namespace
+    assert pg.namespace.__array_api_version__ == pg.__array_api_version__
+
+
+def test_every_exported_namespace_name_exists():
+    for name in pg.namespace.__all__:
+        assert callable(getattr(pg, name)), name
+        assert getattr(pg, name) is getattr(pg.namespace, name)
+
+
+def test_a_generic_array_api_function_runs_on_values():
+    def standardise(x):
+        xp = array_api_compat.array_namespace(x)
+        centred = x - xp.mean(x, axis=0, keepdims=True)
+        return centred / xp.sqrt(xp.mean(centred * centred, axis=0, keepdims=True) + 1e-12)
+    x = pg.Value(FINITE)
+    out = standardise(x)
+    assert isinstance(out, pg.Value)
+    np.testing.assert_allclose(to_numpy(out), standardise(FINITE), rtol=1e-9)
+
+
+# -- functions without a gradient -------------------------------------------------------------------
+
+NONDIFF = {
+    "argmax": (lambda m, x: m.argmax(x, axis=1), FINITE),
+    "argmax flat": (lambda m, x: m.argmax(x), FINITE),
+    "argmin": (lambda m, x: m.argmin(x, axis=0, keepdims=True), FINITE),
+    "argsort": (lambda m, x: m.argsort(x, axis=1), FINITE),
+    "sort": (lambda m, x: m.sort(x, axis=1), FINITE),
+    "isnan": (lambda m, x: m.isnan(x), DATA),
+    "isinf": (lambda m, x: m.isinf(x / 0.5), DATA),
+    "isfinite": (lambda m, x: m.isfinite(x), DATA),
+    "signbit": (lambda m, x: m.signbit(x), FINITE),
+    "floor": (lambda m, x: m.floor(x), FINITE),
+    "ceil": (lambda m, x: m.ceil(x), FINITE),
+    "round": (lambda m, x: m.round(x), FINITE),
+    "trunc": (lambda m, x: m.trunc(x), FINITE),
+    "floor_divide": (lambda m, x: m.floor_divide(x, 0.75), FINITE),
+    "less": (lambda m, x: m.less(x, 1.0), FINITE),
+    "less_equal": (lambda m, x: m.less_equal(x, 1.25), FINITE),
+    "greater": (lambda m, x: m.greater(x, 1.0), FINITE),
+    "greater_equal": (lambda m, x: m.greater_equal(x, 1.25), FINITE),
+    "equal": (lambda m, x: m.equal(x, 3.0), FINITE),
+    "not_equal": (lambda m, x: m.not_equal(x, 3.0), FINITE),
+    "logical_and": (lambda m, x: m.logical_and(m.greater(x, 0.0), m.less(x, 2.0)), FINITE),
+    "logical_or": (lambda m, x: m.logical_or(m.greater(x, 2.0), m.less(x, -1.0)), FINITE),
+    "logical_xor": (lambda m, x: m.logical_xor(m.greater(x, 0.0), m.less(x, 2.0)), FINITE),
+    "logical_not": (lambda m, x: m.logical_not(m.greater(x, 0.0)), FINITE),
+    "all": (lambda m, x: m.all(m.greater(x, -3.0), axis=1), FINITE),
+    "any": (lambda m, x: m.any(m.greater(x, 3.0)), FINITE),
+    "count_nonzero": (lambda m, x: m.count_nonzero(x, axis=0), FINITE),
+    "searchsorted": (lambda m, x: m.searchsorted(m.sort(m.reshape(x, (6,))), m.reshape(x, (6,))), FINITE),
+}
+
+
+@pytest.mark.parametrize("name", list(NONDIFF))
+def test_functions_without_gradient_match_numpy_and_take_no_gradient(name):
+    call, data = NONDIFF[name]
+    x = pg.Value(data)
+    assert x.requires_grad
+    with np.errstate(all="ignore"):
+        got = call(pg, x)
+        expected = call(np, data)
+    assert isinstance(got, pg.Value)
+    assert not got.requires_grad
+    np.testing.assert_array_equal(to_numpy(got), expected)
+
+
+def test_operators_without_gradient():
+    x = pg.Value(FINITE)
+    for got, expected in [(x < 1.0, FINITE < 1.0), (x <= 1.25, FINITE <= 1.25), (x > 0, FINITE > 0),
+                          (x >= 3.0, FINITE >= 3.0), (x == 3.0, FINITE == 3.0), (x != 3.0, FINITE != 3.0),
+                          (~(x > 0), ~(FINITE > 0)), ((x > 0) & (x < 2), (FINITE > 0) & (FINITE < 2)),
+                          ((x > 2) | (x < -1), (FINITE > 2) | (FINITE < -1))]:
+        assert not got.requires_grad
+        np.testing.assert_array_equal(to_numpy(got), expected)
+
+
+def test_nonzero_returns_one_index_value_per_axis():
+    x = pg.Value(FINITE)
+    indices = pg.nonzero(x)
+    assert isinstance(indices, tuple) and len(indices) == 2
+    for got, expected in zip(indices, np.nonzero(FINITE)):
+        assert isinstance(got, pg.Value) and not got.requires_grad
+        np.testing.assert_array_equal(to_numpy(got), expected)
+    np.testing.assert_array_equal(to_numpy(x[indices]), FINITE[np.nonzero(FINITE)])
+
+
+def test_casting_to_integers_takes_no_gradient():
+    x = pg.Value(FINITE)
+    as_int = pg.astype(x, pg.int64)
+    assert not as_int.requires_grad
+    np.testing.assert_array_equal(to_numpy(as_int), FINITE.astype(np.int64))
+
+
+def test_cumulative_prod_matches_numpy():
+    x = pg.Value(FINITE)
+    np.testing.assert_allclose(to_numpy(pg.cumulative_prod(x, axis=1)), np.cumprod(FINITE, axis=1))
+    got = to_numpy(pg.cumulative_prod(x, axis=0, include_initial=True))
+    np.testing.assert_allclose(got, np.concatenate([np.ones((1, 3)), np.cumprod(FINITE, axis=0)]))
+    np.testing.assert_allclose(to_numpy(pg.cumulative_prod(pg.Value(np.array([2.0, 3.0])))), [2.0, 6.0])
+    pg.testing.gradcheck(lambda v: pg.cumulative_prod(v, axis=1, include_initial=True), FINITE)
+
+
+# -- creation -----------------------------------------------------------------------------------------
+
+def _dtype(name):
+    return pg.backend().dtype(name)
+
+
+def test_creation_functions():
+    cases = [
+        (pg.zeros((2, 3)), np.zeros((2, 3)), "float64"),
+        (pg.ones((2,)), np.ones(2), "float64"),
+        (pg.zeros((2,), dtype=pg.float32), np.zeros(2), "float32"),
+        (pg.full((2, 2), 1.5), np.full((2, 2), 1.5), "float64"),
+        (pg.full((2,), 3), np.full(2, 3), "int64"),
+        (pg.eye(3), np.eye(3), "float64"),
+        (pg.eye(2, 3, k=1), np.eye(2, 3, k=1), "float64"),
+        (pg.linspace(0.0, 1.0, 5), np.linspace(0.0, 1.0, 5), "float64"),
+        (pg.arange(5), np.arange(5), "int64"),
+        (pg.arange(1, 7, 2), np.arange(1, 7, 2), "int64"),
+        (pg.arange(0.0, 1.0, 0.25), np.arange(0.0, 1.0, 0.25), "float64"),
+        (pg.asarray([1, 2, 3]), np.array([1, 2, 3]), "int64"),
+        (pg.asarray([1.0, 2.5]), np.array([1.0, 2.5]), "float64"),
+        (pg.asarray(2.5), np.array(2.5), "float64"),
+        (pg.asarray([True, False]), np.array([True, False]), "bool"),
+        (pg.asarray([[1, 2], [3, 4.5]]), np.array([[1, 2], [3, 4.5]]), "float64"),
+    ]
+    for got, expected, dtype in cases:
+        assert isinstance(got, pg.Value) and not got.requires_grad and got.is_leaf
+        assert got.dtype == _dtype(dtype), (got, dtype)
+        np.testing.assert_array_equal(to_numpy(got), expected)
+    assert pg.empty((2, 3)).shape == (2, 3)
+
+
+def test_like_functions_follow_their_argument():
+    x = pg.Value(FINITE)
+    for got, expected in [(pg.zeros_like(x), np.zeros_like(FINITE)), (pg.ones_like(x), np.ones_like(FINITE)),
+                          (pg.full_like(x, 2.0), np.full_like(FINITE, 2.0))]:
+        assert got.dtype == x.dtype and not got.requires_grad
+        np.testing.assert_array_equal(to_numpy(got), expected)
+    assert pg.empty_like(x).shape == x.shape
+    assert pg.ones_like(x, dtype=pg.int64).dtype == _dtype("int64")
+
+
+def test_asarray_of_a_value_is_that_value():
+    x = pg.Value(FINITE)
+    assert pg.asarray(x) is x
+    cast = pg.asarray(x, dtype=pg.float32)
+    assert cast.dtype == _dtype("float32")
+
+
+def test_creation_follows_the_default_dtype():
+    pg.set_default_dtype("float32")
+    assert pg.zeros(2).dtype == _dtype("float32")
+    assert pg.asarray([1.0]).dtype == _dtype("float32")
+    assert pg.Value([1.0, 2.0]).dtype == _dtype("float32")
+    assert pg.Value(np.array([1.0])).dtype == _dtype("float32")
+
+
+# -- dtypes --------------------------------------------------------------------------------------------
+
+def test_dtype_names_resolve_to_the_active_backend():
+    xp = pg.backend().xp
+    for name in ("bool", "int32", "int64", "float32", "float64"):
+        assert getattr(pg, name) == getattr(xp, name)
+    assert pg.float64 == pg.Value(np.ones(2)).dtype
+    other = "numpy" if BACKEND == "array_api_strict" else "array_api_strict"
+    with pg.use_backend(other):
+        assert pg.float32 == pg.backend().xp.float32
+        assert pg.Value(np.ones(1), dtype=pg.float32).dtype == pg.backend().xp.float32
+    assert pg.float32 == xp.float32
+
+
+def test_dtype_helpers():
+    assert pg.isdtype(pg.float32, "real floating")
+    assert not pg.isdtype(pg.int64, "real floating")
+    assert pg.finfo(pg.float32).eps == pytest.approx(np.finfo(np.float32).eps)
+    assert pg.iinfo(pg.int32).max == np.iinfo(np.int32).max
+    assert pg.result_type(pg.Value(np.ones(1)), pg.float32) == pg.float64
+    assert pg.can_cast(pg.float32, pg.float64)
+    assert pg.pi == pytest.approx(np.pi) and pg.e == pytest.approx(np.e)
+
+
+def test_value_dtype_argument_accepts_names():
+    x = pg.Value([1.0, 2.0], dtype="float32")
+    assert x.dtype == _dtype("float32")
+
+
+def test_unknown_attribute():
+    with pytest.raises(AttributeError, match="no attribute 'not_a_function'"):
+        pg.not_a_function  # noqa: B018
+
+
+# -- Value conveniences ---------------------------------------------------------------------------------
+
+def test_value_array_attributes_and_conversions():
+    x = pg.Value(FINITE)
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
+    assert x.T.shape == (3, 2) and x.mT.shape == (3, 2)
+    np.testing.assert_array_equal(to_numpy(x.T), FINITE.T)
+    rows = list(x)
+    assert len(rows) == 2
+    np.testing.assert_array_equal(to_numpy(rows[1]), FINITE[1])
+    assert float(pg.Value(2.5)) == 2.5 and int(pg.Value(3.7)) == 3 and bool(pg.Value(1.0))
+    assert isinstance(x.numpy(), np.ndarray)
+    d = x.detach()
+    assert d.is_leaf and not d.requires_grad
+    np.testing.assert_array_equal(to_numpy(d), FINITE)
+    assert "shape=(2, 3)" in repr(x) and BACKEND in repr(x)
+    with pytest.raises(TypeError):
+        len(pg.Value(1.0))
+    with pytest.raises(pg.ShapeError, match="one element"):
+        x.item()
+
+
+# -- no backend imported eagerly ----------------------------------------------------------------------------
+
+def test_import_polygrad_imports_no_accelerator_backend():
+    result = run_python(
+        "import sys\n"
+        "import polygrad as pg\n"
+        "pg.sum(pg.Value([1.0, 2.0]) * 2.0).backward()\n"
+        "print(sorted(m for m in ('jax', 'jaxlib', 'mlx', 'cupy', 'torch', 'array_api_strict') if m in sys.modules))\n",
+        POLYGRAD_BACKEND="numpy",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_strict_backend_imports_nothing_else():
+    result = run_python(
+        "import sys\n"
+        "import polygrad as pg\n"
+        "pg.sum(pg.Value([1.0, 2.0]) * 2.0).backward()\n"
+        "print(pg.backend().name, sorted(m for m in ('jax', 'mlx', 'cupy', 'torch') if m in sys.modules))\n",
+        POLYGRAD_BACKEND="array_api_strict",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "array_api_strict []"
