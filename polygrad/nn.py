@@ -96,12 +96,15 @@ def _default():
 def pinball_loss(prediction, target, quantiles) -> Value:
     """Mean quantile (pinball) loss: max(q * d, (q - 1) * d) with d = target - prediction.
 
+    Computed as d * (q - [d < 0]), which is the same function in fewer ops (its
+    gradient at d == 0 is q, where the max form would split the tie: q - 0.5).
     prediction: (batch, n_quantiles); target: (batch, 1) or (batch,); quantiles: (n_quantiles,).
     """
     if getattr(target, "ndim", 2) == 1:
         target = pn.reshape(target, (-1, 1))
     diff = target - prediction
-    return pn.mean(pn.maximum(quantiles * diff, (quantiles - 1.0) * diff))
+    below = pn.astype(diff < 0.0, diff.dtype)
+    return pn.mean(diff * (quantiles - below))
 
 
 def softmax_cross_entropy(logits, labels) -> Value:

@@ -108,10 +108,14 @@ def _scalar(xp, value, like):
     return xp.asarray(value, dtype=like.dtype)
 
 
-def _share_ties(xp, x, out, other):
-    """JAX's balanced equality: 1 where x chose ``out``, 0.5 where ``other`` tied it."""
-    one, half, zero = _scalar(xp, 1.0, out), _scalar(xp, 0.5, out), _scalar(xp, 0.0, out)
-    return xp.where(x == out, xp.where(other == out, half, one), zero)
+def _tie_masks(xp, a, b, out):
+    """JAX's balanced masks for out = max(a, b) or min(a, b): 1 for the input that was
+    chosen, 0.5 each where they tie, 0 for both where out is nan. Arithmetic on 0/1
+    masks rather than where(): NumPy's where is several times slower."""
+    chose_a = xp.astype(a == out, out.dtype)
+    chose_b = xp.astype(b == out, out.dtype)
+    tie = chose_a * chose_b * _scalar(xp, 0.5, out)
+    return chose_a - tie, chose_b - tie
 
 
 # -- arithmetic ------------------------------------------------------------------------
@@ -336,7 +340,8 @@ def maximum(xp, a, b):
 
 @maximum.defvjp
 def maximum_vjp(xp, g, out, a, b):
-    return lambda: g * _share_ties(xp, a, out, b), lambda: g * _share_ties(xp, b, out, a)
+    mask_a, mask_b = _tie_masks(xp, a, b, out)
+    return lambda: g * mask_a, lambda: g * mask_b
 
 
 @defrule("minimum", broadcasts=True)
@@ -347,7 +352,8 @@ def minimum(xp, a, b):
 
 @minimum.defvjp
 def minimum_vjp(xp, g, out, a, b):
-    return lambda: g * _share_ties(xp, a, out, b), lambda: g * _share_ties(xp, b, out, a)
+    mask_a, mask_b = _tie_masks(xp, a, b, out)
+    return lambda: g * mask_a, lambda: g * mask_b
 
 
 @defrule("where", broadcasts=True)
@@ -375,11 +381,11 @@ def clip_vjp(xp, g, out, x, *, min=None, max=None):  # noqa: A002
     if min is not None:
         low = _scalar(xp, min, x)
         clipped = xp.maximum(inner, low)
-        factor = _share_ties(xp, inner, clipped, low)
+        factor = _tie_masks(xp, inner, low, clipped)[0]
         inner = clipped
     if max is not None:
         high = _scalar(xp, max, x)
-        upper = _share_ties(xp, inner, xp.minimum(inner, high), high)
+        upper = _tie_masks(xp, inner, high, xp.minimum(inner, high))[0]
         factor = upper if factor is None else factor * upper
     return (g if factor is None else g * factor,)
 
