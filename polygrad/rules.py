@@ -496,10 +496,18 @@ def std_vjp(xp, g, out, x, *, axis=None, correction=0.0, keepdims=False):
     return (_expand_reduced(xp, g * scale / out, x.shape, axis, keepdims) * centred,)
 
 
+def _max_shift(xp, x, axis):
+    """max(x) over axis (kept), the shift that keeps exp from overflowing; over an empty
+    axis, where max has no value, 0 (JAX's softmax and logsumexp accept empty axes)."""
+    if _reduced_count(x.shape, axis) == 0:
+        return xp.zeros(_kept_shape(x.shape, axis), dtype=x.dtype)
+    return xp.max(x, axis=axis, keepdims=True)
+
+
 @defrule("logsumexp")
 def logsumexp(xp, x, *, axis=None, keepdims=False):
-    """log(sum(exp(x))) over axis, shifted by the max so it cannot overflow"""
-    shift = xp.max(x, axis=axis, keepdims=True)
+    """log(sum(exp(x))) over axis, shifted by the max so it cannot overflow; -inf over an empty axis"""
+    shift = _max_shift(xp, x, axis)
     shift = xp.where(xp.isfinite(shift), shift, _scalar(xp, 0.0, shift))
     total = xp.sum(xp.exp(x - shift), axis=axis, keepdims=True)
     out = xp.log(total) + shift
@@ -515,7 +523,7 @@ def logsumexp_vjp(xp, g, out, x, *, axis=None, keepdims=False):
 @defrule("softmax")
 def softmax(xp, x, *, axis=-1):
     """exp(x) / sum(exp(x)) along axis, shifted by the max"""
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    e = xp.exp(x - _max_shift(xp, x, axis))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
@@ -527,7 +535,7 @@ def softmax_vjp(xp, g, out, x, *, axis=-1):
 @defrule("log_softmax")
 def log_softmax(xp, x, *, axis=-1):
     """x - logsumexp(x) along axis, shifted by the max"""
-    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    shifted = x - _max_shift(xp, x, axis)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
 

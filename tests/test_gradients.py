@@ -526,6 +526,24 @@ def test_pow_value_value_kinks_match_jax():
         np.testing.assert_array_equal([float(to_numpy(g)) for g in got], [float(e) for e in expected])
 
 
+@pytest.mark.parametrize("shape, axis", [((2, 0), -1), ((0, 3), 1), ((0,), 0), ((3, 0, 2), 1)])
+def test_softmax_family_over_an_empty_axis_matches_jax(shape, axis):
+    """An empty axis has no max to shift by: softmax/log_softmax are empty, logsumexp -inf (as JAX)."""
+    jax = requires_jax()
+    import jax.numpy as jnp
+    x = np.zeros(shape)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the answer
+        pairs = [(pg.softmax(pg.Value(x), axis=axis), jax.nn.softmax(jnp.asarray(x), axis=axis)),
+                 (pg.log_softmax(pg.Value(x), axis=axis), jax.nn.log_softmax(jnp.asarray(x), axis=axis)),
+                 (pg.logsumexp(pg.Value(x), axis=axis), jax.scipy.special.logsumexp(jnp.asarray(x), axis=axis)),
+                 (pg.logsumexp(pg.Value(x)), jax.scipy.special.logsumexp(jnp.asarray(x)))]
+        for got, expected in pairs:
+            np.testing.assert_array_equal(to_numpy(got), np.asarray(expected))
+        grad = pg.grad(lambda v: pg.sum(pg.softmax(v, axis=axis) + pg.log_softmax(v, axis=axis))
+                       + pg.sum(pg.logsumexp(v, axis=axis)))(x)
+    assert to_numpy(grad).shape == shape
+
+
 # -- the checker checks: a rule wrong by 0.1% must fail (autograd's test_tests.py) ---------------------------
 
 def _off_by_a_tenth_of_a_percent(vjp, which=-1):
