@@ -470,6 +470,13 @@ def min_vjp(xp, g, out, x, *, axis=None, keepdims=False):
     return _chooser_vjp(xp, g, out, x, axis, keepdims)
 
 
+def _over_dof(numerator, shape, axis, correction):
+    """numerator / (N - correction); nan where that is 0 (an empty axis, or N == correction),
+    as in JAX, whose var and std gradients are nan there."""
+    dof = _reduced_count(shape, axis) - correction
+    return numerator / dof if dof else math.nan
+
+
 @defrule("var")
 def var(xp, x, *, axis=None, correction=0.0, keepdims=False):
     """variance over axis, dividing by (N - correction)"""
@@ -479,7 +486,7 @@ def var(xp, x, *, axis=None, correction=0.0, keepdims=False):
 @var.defvjp
 def var_vjp(xp, g, out, x, *, axis=None, correction=0.0, keepdims=False):
     centred = x - xp.mean(x, axis=axis, keepdims=True)
-    scale = _scalar(xp, 2.0 / (_reduced_count(x.shape, axis) - correction), g)
+    scale = _scalar(xp, _over_dof(2.0, x.shape, axis, correction), g)
     return (_expand_reduced(xp, g * scale, x.shape, axis, keepdims) * centred,)
 
 
@@ -492,7 +499,7 @@ def std(xp, x, *, axis=None, correction=0.0, keepdims=False):
 @std.defvjp
 def std_vjp(xp, g, out, x, *, axis=None, correction=0.0, keepdims=False):
     centred = x - xp.mean(x, axis=axis, keepdims=True)
-    scale = _scalar(xp, 1.0 / (_reduced_count(x.shape, axis) - correction), g)
+    scale = _scalar(xp, _over_dof(1.0, x.shape, axis, correction), g)
     return (_expand_reduced(xp, g * scale / out, x.shape, axis, keepdims) * centred,)
 
 

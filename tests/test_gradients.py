@@ -544,6 +544,19 @@ def test_softmax_family_over_an_empty_axis_matches_jax(shape, axis):
     assert to_numpy(grad).shape == shape
 
 
+@pytest.mark.parametrize("shape, axis, correction", [((2, 0), 1, 0), ((3, 1), 1, 1), ((3, 2), 1, 2), ((0,), None, 0)])
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "degrees of freedom <= 0": nan is the answer
+def test_var_std_gradient_where_n_equals_correction_matches_jax(name, shape, axis, correction):
+    """N - correction == 0 (an empty axis, or as many elements as the correction): nan, not a crash."""
+    jax = requires_jax()
+    import jax.numpy as jnp
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    got = pg.grad(lambda v: pg.sum(getattr(pg, name)(v, axis=axis, correction=correction)))(x)
+    expected = jax.grad(lambda v: jnp.sum(getattr(jnp, name)(v, axis=axis, ddof=correction)))(jnp.asarray(x))
+    np.testing.assert_array_equal(to_numpy(got), np.asarray(expected))
+
+
 # -- the checker checks: a rule wrong by 0.1% must fail (autograd's test_tests.py) ---------------------------
 
 def _off_by_a_tenth_of_a_percent(vjp, which=-1):
