@@ -511,11 +511,16 @@ def _max_shift(xp, x, axis):
     return xp.max(x, axis=axis, keepdims=True)
 
 
+def _finite_shift(xp, x, axis):
+    """_max_shift, with 0 where the max is not finite (a row of -inf stays -inf, not nan)."""
+    shift = _max_shift(xp, x, axis)
+    return xp.where(xp.isfinite(shift), shift, _scalar(xp, 0.0, shift))
+
+
 @defrule("logsumexp")
 def logsumexp(xp, x, *, axis=None, keepdims=False):
     """log(sum(exp(x))) over axis, shifted by the max so it cannot overflow; -inf over an empty axis"""
-    shift = _max_shift(xp, x, axis)
-    shift = xp.where(xp.isfinite(shift), shift, _scalar(xp, 0.0, shift))
+    shift = _finite_shift(xp, x, axis)
     total = xp.sum(xp.exp(x - shift), axis=axis, keepdims=True)
     out = xp.log(total) + shift
     return out if keepdims else xp.squeeze(out, axis=normalize_axes(axis, x.ndim))
@@ -523,8 +528,10 @@ def logsumexp(xp, x, *, axis=None, keepdims=False):
 
 @logsumexp.defvjp
 def logsumexp_vjp(xp, g, out, x, *, axis=None, keepdims=False):
-    kept = _kept_shape(x.shape, axis)
-    return (xp.reshape(g, kept) * xp.exp(x - xp.reshape(out, kept)),)
+    # softmax(x), from x shifted by its max as in the forward (and in JAX), not exp(x - out):
+    # out is rounded at its own magnitude (5e-4 at 1e4 in float32), x - out would carry that.
+    e = xp.exp(x - _finite_shift(xp, x, axis))
+    return (xp.reshape(g, _kept_shape(x.shape, axis)) * (e / xp.sum(e, axis=axis, keepdims=True)),)
 
 
 @defrule("softmax")

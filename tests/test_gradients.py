@@ -557,6 +557,18 @@ def test_var_std_gradient_where_n_equals_correction_matches_jax(name, shape, axi
     np.testing.assert_array_equal(to_numpy(got), np.asarray(expected))
 
 
+@pytest.mark.parametrize("axis", [-1, None])
+def test_logsumexp_gradient_is_accurate_in_float32_at_large_magnitudes(axis):
+    """float32 rounds logsumexp's output near 1e4 by 5e-4: the gradient must not be exp(x - out)."""
+    jax = requires_jax()
+    import jax.numpy as jnp
+    pg.set_default_dtype("float32")
+    x = np.array([[1e4, 1e4 - 1, -1e4, 0.0], [-1e4, -1e4, -1e4 + 2, -1e4 + 0.5]], dtype=np.float32)
+    got = pg.grad(lambda v: pg.sum(pg.logsumexp(v, axis=axis)))(x)
+    expected = jax.grad(lambda v: jnp.sum(jax.scipy.special.logsumexp(v, axis=axis)))(jnp.asarray(x, dtype=jnp.float64))
+    np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=1e-6, atol=1e-7)
+
+
 # -- the checker checks: a rule wrong by 0.1% must fail (autograd's test_tests.py) ---------------------------
 
 def _off_by_a_tenth_of_a_percent(vjp, which=-1):
