@@ -4,12 +4,14 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Sequence
 
+import array_api_compat
+
 from . import _backend
 from .autodiff import grad, no_grad, toposort
 from .errors import PolygradError
 from .value import Value
 
-__all__ = ["gradcheck", "GradcheckError", "scaled_error"]
+__all__ = ["gradcheck", "GradcheckError", "scaled_error", "planted_error", "attention", "array_api_function"]
 
 
 class GradcheckError(PolygradError, AssertionError):
@@ -86,6 +88,18 @@ def gradcheck(f: Callable, *args: Any, wrt: Sequence[int] | None = None, eps: fl
     return worst
 
 
+def planted_error(vjp: Callable, factor: float, which: int = -1) -> Callable:
+    """A copy of the rule vjp ``vjp`` whose cotangent for input ``which`` is multiplied by
+    ``factor``: plant it (``monkeypatch.setattr(rule, "vjp", ...)``) to prove that a
+    gradient check fails on a wrong rule (autograd's test_tests.py)."""
+    def wrong(xp, *args, **kwargs):
+        cts = list(vjp(xp, *args, **kwargs))
+        ct = cts[which]
+        cts[which] = (ct() if callable(ct) else ct) * factor
+        return tuple(cts)
+    return wrong
+
+
 def _is_float(arg: Any, on: _backend.Backend) -> bool:
     if isinstance(arg, float):
         return True
@@ -106,3 +120,38 @@ def _unravel(flat_index: int, shape: tuple) -> tuple:
         index.append(flat_index % n)
         flat_index //= n
     return tuple(reversed(index))
+
+
+# -- reference models: one Python function run by polygrad and by JAX (tests and conformance) --
+
+def attention(m, softmax, x, wq, wk, wv, wo, heads=2):
+    """Multi-head self-attention: x (batch, seq, dim), weights (dim, dim) -> (batch, seq, dim).
+
+    ``m`` is the namespace (polygrad, or jax.numpy), ``softmax`` its softmax: matmul,
+    reshape, permute_dims and softmax, the ops of a transformer block.
+    """
+    batch, seq, dim = x.shape
+    d = dim // heads
+
+    def split(t):  # (batch, seq, dim) -> (batch, heads, seq, d)
+        return m.permute_dims(m.reshape(t, (batch, seq, heads, d)), (0, 2, 1, 3))
+    q, k, v = split(m.matmul(x, wq)), split(m.matmul(x, wk)), split(m.matmul(x, wv))
+    scores = m.matmul(q, m.permute_dims(k, (0, 1, 3, 2))) / float(d) ** 0.5
+    mixed = m.matmul(softmax(scores, axis=-1), v)
+    merged = m.reshape(m.permute_dims(mixed, (0, 2, 1, 3)), (batch, seq, dim))
+    return m.matmul(merged, wo)
+
+
+def array_api_function(x, w):
+    """x (n, 4), w (4, 3) -> a scalar, through only the array API namespace of its arguments:
+    the same code runs on polygrad Values (differentiable) and on JAX or NumPy arrays."""
+    xp = array_api_compat.array_namespace(x, w)
+    h = xp.matmul(x, w)                                        # (n, k)
+    gate = xp.where(h > 0.0, h, xp.exp(h) - 1.0)               # ELU
+    scale = xp.sqrt(xp.mean(gate * gate, axis=0, keepdims=True) + 1e-3)
+    normed = gate / scale
+    shifted = normed - xp.max(normed, axis=-1, keepdims=True)
+    log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+    stacked = xp.concat([log_probs, xp.tanh(h)], axis=1)
+    flipped = xp.permute_dims(xp.reshape(stacked, (stacked.shape[0], 2, -1)), (1, 0, 2))
+    return -xp.mean(flipped[0, :, :] * 0.7 + flipped[1, ...] * 0.3) + xp.sum(xp.abs(w)) * 0.01 + xp.prod(w[:2, :1])

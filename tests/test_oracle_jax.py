@@ -6,12 +6,12 @@ with polygrad Values and with jax.numpy arrays.
 """
 from __future__ import annotations
 
-import array_api_compat
 import numpy as np
 import pytest
 
 import polygrad as pg
 from conftest import to_numpy
+from polygrad.testing import array_api_function, attention
 
 jax = pytest.importorskip("jax", reason="jax is not installed: the JAX oracle tests need it")
 jax.config.update("jax_enable_x64", True)
@@ -81,20 +81,6 @@ def test_pinball_loss_matches_jax(target_shape):
 
 # -- a small attention block ------------------------------------------------------------------------------
 
-def attention(m, softmax, x, wq, wk, wv, wo, heads=2):
-    """Multi-head self-attention: x (batch, seq, dim) -> (batch, seq, dim)."""
-    batch, seq, dim = x.shape
-    d = dim // heads
-
-    def split(t):  # (batch, seq, dim) -> (batch, heads, seq, d)
-        return m.permute_dims(m.reshape(t, (batch, seq, heads, d)), (0, 2, 1, 3))
-    q, k, v = split(m.matmul(x, wq)), split(m.matmul(x, wk)), split(m.matmul(x, wv))
-    scores = m.matmul(q, m.permute_dims(k, (0, 1, 3, 2))) / float(np.sqrt(d))
-    mixed = m.matmul(softmax(scores, axis=-1), v)
-    merged = m.reshape(m.permute_dims(mixed, (0, 2, 1, 3)), (batch, seq, dim))
-    return m.matmul(merged, wo)
-
-
 def test_attention_block_matches_jax():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 3, 4))
@@ -113,20 +99,6 @@ def test_attention_block_matches_jax():
 
 
 # -- one function, written only against the array API, run by both ---------------------------------------
-
-def array_api_function(x, w):
-    """Only standard functions through the namespace of its arguments."""
-    xp = array_api_compat.array_namespace(x, w)
-    h = xp.matmul(x, w)                                        # (n, k)
-    gate = xp.where(h > 0.0, h, xp.exp(h) - 1.0)               # ELU
-    scale = xp.sqrt(xp.mean(gate * gate, axis=0, keepdims=True) + 1e-3)
-    normed = gate / scale
-    shifted = normed - xp.max(normed, axis=-1, keepdims=True)
-    log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
-    stacked = xp.concat([log_probs, xp.tanh(h)], axis=1)
-    flipped = xp.permute_dims(xp.reshape(stacked, (stacked.shape[0], 2, -1)), (1, 0, 2))
-    return -xp.mean(flipped[0, :, :] * 0.7 + flipped[1, ...] * 0.3) + xp.sum(xp.abs(w)) * 0.01 + xp.prod(w[:2, :1])
-
 
 def test_array_api_function_matches_jax():
     rng = np.random.default_rng(3)
