@@ -1,0 +1,437 @@
+"""Input generators: for every op of ``polygrad.rules.RULES``, a Hypothesis strategy for
+its arrays and attributes. ``GENERATORS`` is the one table of op-specific knowledge; the
+input domains come from the rules themselves (``Rule.domain``).
+
+Arrays are NumPy arrays drawn with ``hypothesis.extra.array_api`` (so shapes come with
+broadcasting, size-1 axes, 0-d and empty arrays) and later made the backend's, in a
+contiguous, transposed or strided layout. Sizes stay tiny (at most 3 per axis, 3 axes):
+finite differences cost two forward passes per element and the MLX CPU build is slow.
+
+Float elements lie on a grid of step 1/32 (exact in float32 and float64). The grid makes
+exact ties and kinks common (0 for relu/abs/sign, equal elements for max/maximum/clip,
+a spread of 0 for std), which JAX judges, and rules out near-ties, which would make the
+references ill-conditioned instead of testing polygrad.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import hypothesis.strategies as st
+import numpy as np
+from hypothesis.extra.array_api import make_strategies_namespace
+
+from polygrad.rules import RULES, normalize_axes
+
+from . import config
+
+xps = make_strategies_namespace(np)
+
+MAX_SIDE = 3
+MAX_DIMS = 3
+STEP = 1 / 32
+
+
+def _grid(low: float, high: float, *common: float) -> st.SearchStrategy[float]:
+    """Multiples of STEP in [low, high], half the time one of a few ``common`` values
+    (so that ties and zeros turn up in a dozen examples)."""
+    grid = st.integers(round(low / STEP), round(high / STEP)).map(lambda k: k * STEP)
+    return st.one_of(st.sampled_from(common), grid) if common else grid
+
+
+# Rule.domain names -> element strategies. A rule with a new domain needs an entry here.
+DOMAINS: dict[str, st.SearchStrategy[float]] = {
+    "real": _grid(-4, 4, 0.0, 1.0, -1.0, 0.5),
+    "positive": _grid(0.25, 4, 1.0, 0.5, 2.0),
+    "above_minus_one": _grid(-0.75, 4, 0.0, 1.0, -0.5),
+    "nonzero": st.one_of(_grid(0.25, 4, 1.0, 0.5), _grid(-4, -0.25, -1.0)),
+    "open_unit": _grid(-0.875, 0.875, 0.0, 0.5, -0.5),  # inside (-1, 1): arcsin-like ops
+    # For ops without a gradient only: the values they exist to classify.
+    "special": st.one_of(_grid(-4, 4, 0.0, 1.0), st.sampled_from([math.nan, math.inf, -math.inf, -0.0])),
+}
+
+
+@dataclass(frozen=True)
+class Dtype:
+    """A dtype attribute by name; each target (backend, NumPy reference, JAX) makes it its own."""
+    name: str
+
+
+@dataclass
+class Example:
+    """One call of an op: its arrays (NumPy), attributes, and the layout of each array on
+    the backend: "c" contiguous, "t" transposed, "s" every other element of a larger array."""
+    args: tuple
+    attrs: dict
+    layouts: tuple = ()
+    out_dtype: str | None = None  # the output's float dtype where it is not the inputs' (astype)
+
+    def __post_init__(self) -> None:
+        self.layouts = self.layouts or ("c",) * len(self.args)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{_short(a)}{'' if l == 'c' else f' [{l}]'}" for a, l in zip(self.args, self.layouts))
+        attrs = "".join(f", {k}={_short(v)}" for k, v in self.attrs.items())
+        return f"Example({args}{attrs})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array({value.tolist()!r}, dtype={value.dtype}{f', shape={value.shape}' if not value.size else ''})"
+    return repr(value)
+
+
+# -- building blocks ----------------------------------------------------------------------
+
+def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0) -> st.SearchStrategy[tuple]:
+    return xps.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=MAX_SIDE)
+
+
+def array(draw, shape: tuple, kind: str) -> np.ndarray:
+    """A float array of a domain, a "bool" array or an "int" array (small, signed)."""
+    if kind == "bool":
+        return draw(xps.arrays(np.bool_, shape))
+    if kind == "int":
+        return draw(xps.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+    return draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
+
+
+def example(draw, args: list, attrs: dict | None = None, **extra: Any) -> Example:
+    """An Example, with a layout drawn for each float array of two or more elements."""
+    layouts = []
+    for a in args:
+        choices = ("c",)
+        if a.dtype.kind == "f" and a.ndim:
+            choices = ("c", "t", "s") if a.ndim >= 2 else ("c", "s")
+        layouts.append(draw(st.sampled_from(choices)))
+    return Example(tuple(args), attrs or {}, tuple(layouts), **extra)
+
+
+def domains(op: str, n: int) -> tuple:
+    """The rule's input domains, one per input."""
+    domain = RULES[op].domain
+    return (domain,) * n if isinstance(domain, str) else tuple(domain)
+
+
+def axis_attr(draw, ndim: int, *, tuples: bool = True) -> Any:
+    """None, an int (negative too) or, with ``tuples``, a tuple of distinct axes."""
+    if ndim == 0:
+        return None
+    options = [st.none(), st.integers(-ndim, ndim - 1)]
+    if tuples:
+        options.append(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).flatmap(
+            lambda axes: st.tuples(*[st.sampled_from([a, a - ndim]) for a in axes])))
+    return draw(st.one_of(options))
+
+
+def indices(draw, size: int) -> np.ndarray:
+    """A 1-D int64 array of valid indices into an axis of ``size`` (negative and repeated too)."""
+    values = st.integers(-size, size - 1) if size else st.nothing()
+    return np.asarray(draw(st.lists(values, max_size=4 if size else 0)), dtype=np.int64)
+
+
+def key(draw, shape: tuple) -> tuple:
+    """A basic index (ints, slices, None, Ellipsis) or, sometimes, a boolean mask of ``shape``."""
+    if len(shape) and draw(st.integers(0, 4)) == 0:
+        return (array(draw, shape, "bool"),)
+    found = draw(xps.indices(shape, allow_newaxis=True, allow_ellipsis=True))
+    return found if isinstance(found, tuple) else (found,)
+
+
+# -- generators by family -----------------------------------------------------------------
+
+def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0) -> Callable:
+    """Inputs of one shape, or mutually broadcastable shapes where the rule broadcasts."""
+    @st.composite
+    def generate(draw, op):
+        if arity > 1 and RULES[op].broadcasts:
+            found = draw(xps.mutually_broadcastable_shapes(arity, max_dims=MAX_DIMS, min_side=0, max_side=MAX_SIDE))
+            in_shapes = found.input_shapes
+        else:
+            in_shapes = (draw(shapes(min_dims=min_dims)),) * arity
+        args = [array(draw, s, k) for s, k in zip(in_shapes, kinds or domains(op, arity))]
+        return example(draw, args)
+    return generate
+
+
+def reduction(*, nonempty: bool = False, correction: bool = False, tuples: bool = True,
+              kind: str | None = None, keepdims: bool = True) -> Callable:
+    """x with ``axis`` and ``keepdims``; ``nonempty``: reduced axes have elements (max, argmax)."""
+    @st.composite
+    def generate(draw, op):
+        shape = list(draw(shapes()))
+        axis = axis_attr(draw, len(shape), tuples=tuples)
+        reduced = normalize_axes(axis, len(shape))
+        if nonempty:
+            for i in reduced:
+                shape[i] = max(shape[i], 1)
+        attrs = {"axis": axis}
+        if keepdims:
+            attrs["keepdims"] = draw(st.booleans())
+        if correction:
+            count = math.prod(shape[i] for i in reduced)
+            attrs["correction"] = draw(st.integers(0, min(count, 1)))  # N - correction >= 0
+        return example(draw, [array(draw, tuple(shape), kind or domains(op, 1)[0])], attrs)
+    return generate
+
+
+@st.composite
+def along_axis(draw, op):
+    """softmax, log_softmax: x of one or more axes and an int axis."""
+    shape = draw(shapes(min_dims=1))
+    return example(draw, [array(draw, shape, "real")], {"axis": draw(st.integers(-len(shape), len(shape) - 1))})
+
+
+@st.composite
+def clip(draw, op):
+    bound = st.none() | DOMAINS["real"]
+    low, high = draw(bound), draw(bound)
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    return example(draw, [array(draw, draw(shapes()), "real")], {"min": low, "max": high})
+
+
+@st.composite
+def matmul(draw, op):
+    """1-D and n-D operands, batch axes that broadcast, empty inner and outer axes."""
+    side = st.integers(0, MAX_SIDE)
+    n, m, k = draw(side), draw(side), draw(side)
+    batch_a, batch_b = draw(xps.mutually_broadcastable_shapes(2, max_dims=2, min_side=0, max_side=2)).input_shapes
+    a_shape = draw(st.sampled_from([(n,), batch_a + (m, n)]))
+    b_shape = draw(st.sampled_from([(n,), batch_b + (n, k)]))
+    return example(draw, [array(draw, a_shape, "real"), array(draw, b_shape, "real")])
+
+
+@st.composite
+def tensordot(draw, op):
+    """axes as an int, or as two sequences of axes in any order."""
+    side = st.integers(0, MAX_SIDE)
+    contracted = draw(st.lists(side, max_size=2))
+    free_a, free_b = draw(st.lists(side, max_size=2)), draw(st.lists(side, max_size=2))
+    if draw(st.booleans()):
+        a_shape, b_shape, axes = tuple(free_a + contracted), tuple(contracted + free_b), len(contracted)
+    else:
+        def place(free):
+            ndim = len(free) + len(contracted)
+            where = draw(st.permutations(range(ndim)))[: len(contracted)]
+            rest = iter(free)
+            by_axis = dict(zip(where, contracted))
+            return tuple(by_axis[i] if i in by_axis else next(rest) for i in range(ndim)), tuple(where)
+        (a_shape, axes_a), (b_shape, axes_b) = place(free_a), place(free_b)
+        axes = (axes_a, axes_b)
+    return example(draw, [array(draw, a_shape, "real"), array(draw, b_shape, "real")], {"axes": axes})
+
+
+@st.composite
+def reshape(draw, op):
+    """A new shape with the same elements, sometimes with one -1."""
+    shape = draw(shapes())
+    size = math.prod(shape)
+    ndim = draw(st.integers(0 if size == 1 else 1, MAX_DIMS))
+    if size == 0:
+        target = list(draw(shapes(min_dims=max(ndim, 1), max_dims=max(ndim, 1))))
+        target[draw(st.integers(0, len(target) - 1))] = 0
+    else:
+        target = [1] * ndim
+        for factor in _prime_factors(size):
+            target[draw(st.integers(0, ndim - 1))] *= factor
+        if ndim and draw(st.booleans()):
+            target[draw(st.integers(0, ndim - 1))] = -1
+    return example(draw, [array(draw, shape, "real")], {"shape": tuple(target)})
+
+
+def _prime_factors(n: int) -> list[int]:
+    factors, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    return factors
+
+
+@st.composite
+def permute_dims(draw, op):
+    shape = draw(shapes())
+    return example(draw, [array(draw, shape, "real")], {"axes": tuple(draw(st.permutations(range(len(shape)))))})
+
+
+@st.composite
+def expand_dims(draw, op):
+    shape = draw(shapes())
+    return example(draw, [array(draw, shape, "real")], {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+
+
+@st.composite
+def squeeze(draw, op):
+    """x with some size-1 axes; axis names some of them (int or tuple)."""
+    shape = list(draw(shapes(min_dims=1)))
+    ones = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, unique=True))
+    for i in ones:
+        shape[i] = 1
+    axes = tuple(draw(st.sampled_from([i, i - len(shape)])) for i in ones)
+    axis = axes[0] if len(axes) == 1 and draw(st.booleans()) else axes
+    return example(draw, [array(draw, tuple(shape), "real")], {"axis": axis})
+
+
+@st.composite
+def broadcast_to(draw, op):
+    """A target shape x broadcasts to: new leading axes, size-1 axes stretched (or emptied)."""
+    shape = draw(shapes())
+    lead = draw(shapes(max_dims=MAX_DIMS - len(shape))) if len(shape) < MAX_DIMS else ()
+    target = lead + tuple(draw(st.integers(0, MAX_SIDE)) if n == 1 else n for n in shape)
+    return example(draw, [array(draw, shape, "real")], {"shape": target})
+
+
+@st.composite
+def concat(draw, op):
+    """1 to 3 arrays that agree off the axis; axis=None flattens arrays of any shape."""
+    count = draw(st.integers(1, 3))
+    if draw(st.integers(0, 3)) == 0:
+        return example(draw, [array(draw, draw(shapes()), "real") for _ in range(count)], {"axis": None})
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    args = []
+    for _ in range(count):
+        own = list(shape)
+        own[axis] = draw(st.integers(0, MAX_SIDE))
+        args.append(array(draw, tuple(own), "real"))
+    return example(draw, args, {"axis": axis})
+
+
+@st.composite
+def stack(draw, op):
+    shape = draw(shapes())
+    args = [array(draw, shape, "real") for _ in range(draw(st.integers(1, 3)))]
+    return example(draw, args, {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+
+
+@st.composite
+def getitem(draw, op):
+    shape = draw(shapes())
+    return example(draw, [array(draw, shape, "real")], {"key": key(draw, shape)})
+
+
+@st.composite
+def scatter(draw, op):
+    """The transpose of getitem: values of the indexed shape, written into zeros(shape)."""
+    shape = draw(shapes())
+    where = key(draw, shape)
+    values = array(draw, np.zeros(shape)[where].shape, "real")
+    return example(draw, [values], {"key": where, "shape": shape})
+
+
+@st.composite
+def take(draw, op):
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1) | (st.none() if len(shape) == 1 else st.nothing()))
+    size = shape[0] if axis is None else shape[axis]
+    return example(draw, [array(draw, shape, "real"), indices(draw, size)], {"axis": axis})
+
+
+@st.composite
+def scatter_add(draw, op):
+    """The transpose of take: values added at indices (repeats add up) into zeros(shape)."""
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(0, len(shape) - 1))  # take's vjp passes it non-negative
+    where = indices(draw, shape[axis])
+    values_shape = shape[:axis] + (len(where),) + shape[axis + 1:]
+    return example(draw, [array(draw, values_shape, "real"), where], {"shape": shape, "axis": axis})
+
+
+@st.composite
+def astype(draw, op):
+    """A float dtype the backend has (float32, float64)."""
+    target = draw(st.sampled_from(config.backend_spec().dtypes))
+    return example(draw, [array(draw, draw(shapes()), "real")], {"dtype": Dtype(target)}, out_dtype=target)
+
+
+@st.composite
+def sort(draw, op):
+    """sort, argsort: an int axis, both directions, stable or not (ties are common)."""
+    shape = draw(shapes(min_dims=1))
+    attrs = {"axis": draw(st.integers(-len(shape), len(shape) - 1)),
+             "descending": draw(st.booleans()), "stable": draw(st.booleans())}
+    return example(draw, [array(draw, shape, "real")], attrs)
+
+
+@st.composite
+def searchsorted(draw, op):
+    sorted_side = np.sort(array(draw, draw(shapes(min_dims=1, max_dims=1)), "real"))
+    values = array(draw, draw(shapes()), "real")
+    return example(draw, [sorted_side, values], {"side": draw(st.sampled_from(["left", "right"]))})
+
+
+@st.composite
+def nonzero(draw, op):
+    return example(draw, [array(draw, draw(shapes(min_dims=1)), "real")])
+
+
+def logical(arity: int) -> Callable:
+    return elementwise(arity, kinds=("bool",) * arity)
+
+
+# -- the table -------------------------------------------------------------------------------
+# op -> a function of the op name -> strategy of Example. Ops with a
+# gradient are checked three ways, ops without one by their forward only. Attributes
+# (axis/keepdims, shapes, keys, indices, dtypes...) are drawn where the rule takes them.
+
+UNARY = ("negative", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid",
+         "relu", "abs", "sign", "stop_gradient", "floor", "ceil", "round", "trunc")
+BINARY = ("add", "subtract", "multiply", "divide", "pow", "maximum", "minimum",
+          "less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
+
+GENERATORS: dict[str, Callable] = {
+    **{op: elementwise(1) for op in UNARY},
+    **{op: elementwise(2) for op in BINARY},
+    "floor_divide": elementwise(2, kinds=("real", "nonzero")),
+    "where": elementwise(3, kinds=("bool", "real", "real")),
+    "clip": clip,
+    "matrix_transpose": elementwise(1, min_dims=2),
+    **{op: elementwise(1, kinds=("special",)) for op in ("isnan", "isinf", "isfinite", "signbit")},
+    "logical_not": logical(1),
+    **{op: logical(2) for op in ("logical_and", "logical_or", "logical_xor")},
+    # reductions
+    **{op: reduction() for op in ("sum", "mean", "prod", "logsumexp")},
+    **{op: reduction(nonempty=True) for op in ("max", "min")},
+    **{op: reduction(correction=True) for op in ("var", "std")},
+    **{op: reduction(nonempty=True, tuples=False) for op in ("argmax", "argmin")},
+    **{op: reduction(kind="bool") for op in ("all", "any")},
+    "count_nonzero": reduction(),
+    "softmax": along_axis,
+    "log_softmax": along_axis,
+    # linear algebra
+    "matmul": matmul,
+    "tensordot": tensordot,
+    # shape
+    "reshape": reshape,
+    "permute_dims": permute_dims,
+    "expand_dims": expand_dims,
+    "squeeze": squeeze,
+    "broadcast_to": broadcast_to,
+    "concat": concat,
+    "stack": stack,
+    # indexing and its transposes
+    "getitem": getitem,
+    "scatter": scatter,
+    "take": take,
+    "scatter_add": scatter_add,
+    # no gradient
+    "sort": sort,
+    "argsort": sort,
+    "searchsorted": searchsorted,
+    "nonzero": nonzero,
+    "astype": astype,
+}
+
+
+def generator(op: str) -> st.SearchStrategy[Example]:
+    """The strategy for ``op``'s inputs; a LookupError naming the op where the table has none."""
+    make = GENERATORS.get(op)
+    if make is None:
+        raise LookupError(
+            f"{op}: no input generator; add one to GENERATORS in conformance/inputs.py "
+            "(every op of polygrad.rules.RULES needs one)"
+        )
+    return make(op)

@@ -1,0 +1,165 @@
+"""JAX, the independent oracle: for every op with a gradient, the same function in JAX.
+
+Where JAX has its own canonical function (jax.nn.relu, jax.nn.softmax,
+jax.scipy.special.logsumexp, jnp.abs, jnp.max, jnp.clip...) the oracle is that function,
+so kinks are judged by JAX's conventions, not by polygrad's rule run through jax.numpy.
+Each entry takes the op's arrays and attributes exactly as polygrad's rule does (the
+keyword names must match: a mismatch is a TypeError, never a silent default).
+
+JAX runs on the CPU in float64, whatever the backend under test.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from polygrad.rules import RULES
+
+_jax = None
+
+
+def jax_modules():
+    """(jax, jax.numpy) with 64-bit floats enabled; pytest.skip where JAX is missing."""
+    global _jax
+    if _jax is None:
+        try:
+            import jax
+            import jax.numpy as jnp
+            import jax.scipy.special  # noqa: F401 - logsumexp
+        except ImportError as exc:  # pragma: no cover - jax is a test dependency
+            import pytest
+            pytest.skip(f"jax is not installed ({exc}): the oracle check needs it (pip install jax)")
+        jax.config.update("jax_enable_x64", True)
+        _jax = (jax, jnp)
+    return _jax
+
+
+def _table() -> dict[str, Callable]:
+    jax, jnp = jax_modules()
+
+    def scatter_add(values, indices, *, shape, axis):
+        return jnp.zeros(shape, values.dtype).at[(slice(None),) * axis + (indices,)].add(values)
+
+    return {
+        # arithmetic and elementwise functions
+        "add": jnp.add,
+        "subtract": jnp.subtract,
+        "multiply": jnp.multiply,
+        "divide": jnp.divide,
+        "negative": jnp.negative,
+        "pow": jnp.power,
+        "exp": jnp.exp,
+        "log": jnp.log,
+        "log1p": jnp.log1p,
+        "expm1": jnp.expm1,
+        "sqrt": jnp.sqrt,
+        "sin": jnp.sin,
+        "cos": jnp.cos,
+        "tanh": jnp.tanh,
+        "sigmoid": jax.nn.sigmoid,
+        "relu": jax.nn.relu,
+        "abs": jnp.abs,
+        "sign": jnp.sign,
+        "maximum": jnp.maximum,
+        "minimum": jnp.minimum,
+        "where": jnp.where,
+        "clip": lambda x, *, min=None, max=None: jnp.clip(x, min=min, max=max),  # noqa: A002
+        # reductions and nn
+        "sum": lambda x, *, axis=None, keepdims=False: jnp.sum(x, axis=axis, keepdims=keepdims),
+        "mean": lambda x, *, axis=None, keepdims=False: jnp.mean(x, axis=axis, keepdims=keepdims),
+        "prod": lambda x, *, axis=None, keepdims=False: jnp.prod(x, axis=axis, keepdims=keepdims),
+        "max": lambda x, *, axis=None, keepdims=False: jnp.max(x, axis=axis, keepdims=keepdims),
+        "min": lambda x, *, axis=None, keepdims=False: jnp.min(x, axis=axis, keepdims=keepdims),
+        "var": lambda x, *, axis=None, correction=0.0, keepdims=False:
+            jnp.var(x, axis=axis, ddof=correction, keepdims=keepdims),
+        "std": lambda x, *, axis=None, correction=0.0, keepdims=False:
+            jnp.std(x, axis=axis, ddof=correction, keepdims=keepdims),
+        "logsumexp": lambda x, *, axis=None, keepdims=False:
+            jax.scipy.special.logsumexp(x, axis=axis, keepdims=keepdims),
+        "softmax": lambda x, *, axis=-1: jax.nn.softmax(x, axis=axis),
+        "log_softmax": lambda x, *, axis=-1: jax.nn.log_softmax(x, axis=axis),
+        # linear algebra
+        "matmul": jnp.matmul,
+        "tensordot": lambda a, b, *, axes=2: jnp.tensordot(a, b, axes=axes),
+        "matrix_transpose": jnp.matrix_transpose,
+        # shape
+        "reshape": lambda x, *, shape: jnp.reshape(x, shape),
+        "permute_dims": lambda x, *, axes: jnp.transpose(x, axes),
+        "expand_dims": lambda x, *, axis: jnp.expand_dims(x, axis),
+        "squeeze": lambda x, *, axis: jnp.squeeze(x, axis),
+        "broadcast_to": lambda x, *, shape: jnp.broadcast_to(x, shape),
+        "concat": lambda *arrays, axis=0: jnp.concatenate(arrays, axis=axis),
+        "stack": lambda *arrays, axis=0: jnp.stack(arrays, axis=axis),
+        # indexing and its transposes
+        "getitem": lambda x, *, key: x[key],
+        "scatter": lambda values, *, key, shape: jnp.zeros(shape, values.dtype).at[key].set(values),
+        "take": lambda x, indices, *, axis=None: jnp.take(x, indices, axis=axis),
+        "scatter_add": scatter_add,
+        # dtype
+        "astype": lambda x, *, dtype: x.astype(dtype),
+    }
+
+
+_TABLE: dict[str, Callable] | None = None
+
+
+def function(op: str) -> Callable:
+    """JAX's function for ``op``; a LookupError naming the op where there is none."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _table()
+    found = _TABLE.get(op)
+    if found is None:
+        raise LookupError(
+            f"{op}: no JAX oracle; add JAX's function for it to conformance/oracle.py "
+            "(every op with a gradient needs one)"
+        )
+    return found
+
+
+def missing() -> list[str]:
+    """Ops with a gradient but no JAX function: must be empty."""
+    function("add")
+    return sorted(op for op, rule in RULES.items() if rule.differentiable and op not in _TABLE)
+
+
+_COMPILED: dict = {}
+
+
+def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | None = None,
+        *, compiled: bool = True) -> tuple[np.ndarray, list]:
+    """JAX's output and cotangents of every float argument (None for the others).
+
+    args: NumPy arrays (float64 floats); attrs: already JAX's (see checks.materialize);
+    fn: JAX's function to use instead of the table's.
+
+    JAX run eagerly, primitive by primitive (as jax.grad runs outside jit), is the oracle.
+    ``compiled`` runs the forward and the pullback as one jitted program instead: one XLA
+    compilation per op, attributes and shapes rather than one per primitive, twice as
+    fast, but XLA's simplifier may rewrite g * mask as select(mask, g, 0), which turns
+    0 * inf and 0 * nan into 0. Callers confirm eagerly where anything is not finite.
+    """
+    jax, jnp = jax_modules()
+    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f")
+    key = (op, floats, repr(attrs), fn)
+    run = _COMPILED.get(key) if compiled else None
+    if run is None:
+        fn = fn or function(op)
+
+        def run(arrays, cot):
+            def on_floats(*values):
+                full = list(arrays)
+                for i, v in zip(floats, values):
+                    full[i] = v
+                return fn(*full, **attrs)
+            out, pullback = jax.vjp(on_floats, *[arrays[i] for i in floats])
+            return out, pullback(cot.astype(out.dtype))
+        if compiled:
+            run = _COMPILED[key] = jax.jit(run)
+    with jax.default_device(jax.devices("cpu")[0]):
+        out, cts = run([jnp.asarray(a) for a in args], jnp.asarray(cotangent))
+    grads: list = [None] * len(args)
+    for i, ct in zip(floats, cts):
+        grads[i] = np.asarray(ct, dtype=np.float64)
+    return np.asarray(out), grads

@@ -1,0 +1,119 @@
+"""The suite can fail: rules with planted mistakes must be caught, each a report row.
+
+A copy of a rule's vjp with a 1% error is planted in the rules table; the checks of
+conformance/checks.py must reject it on a fixed example, by finite differences and by
+JAX where the mistake sits at a smooth point, by JAX alone where it sits at a kink
+(which finite differences cannot judge). One more row plants a mistake and runs the op
+test itself, Hypothesis and generator included, to show generated inputs expose it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from hypothesis import given
+
+from polygrad.rules import RULES
+from polygrad.testing import planted_error
+
+from . import config, inputs
+from .checks import ConformanceError, check_op, declared
+from .inputs import Example
+from .report import REPORT, Report
+
+
+def _relu_kink_wrong(xp, g, out, x):
+    """relu'(0) = 1: right everywhere but at the kink (JAX's relu'(0) is 0)."""
+    return (g * xp.astype(x >= xp.asarray(0.0, dtype=x.dtype), g.dtype),)
+
+
+_MAX_VJP = RULES["max"].vjp
+
+
+def _max_ties_wrong(xp, g, out, x, *, axis=None, keepdims=False):
+    """Every tied element gets the whole gradient instead of an equal share."""
+    shares = _MAX_VJP(xp, g, out, x, axis=axis, keepdims=keepdims)[0]
+    return (xp.astype(shares != xp.asarray(0.0, dtype=shares.dtype), shares.dtype) * xp.max(shares),)
+
+
+def _exp_forward_wrong(xp, x):
+    return xp.exp(x) * xp.asarray(1.01, dtype=x.dtype)
+
+
+X = np.array([[0.5, -1.25, 2.0], [0.0, 1.5, -0.75]])
+
+# row -> (op, attribute of the rule to replace, replacement, example, checks that must fail)
+PLANTED = {
+    "meta: a 1% error in exp's vjp": (
+        "exp", "vjp", planted_error(RULES["exp"].vjp, 1.01), Example((X,), {}), {"fd", "jax"}),
+    "meta: a 1% error in multiply's vjp of a broadcast input": (
+        "multiply", "vjp", planted_error(RULES["multiply"].vjp, 1.01, 0),
+        Example((X[:, :1], X), {}), {"fd", "jax"}),
+    "meta: a 1% error in sum's vjp over two axes": (
+        "sum", "vjp", planted_error(RULES["sum"].vjp, 1.01),
+        Example((X[None],), {"axis": (0, 2), "keepdims": True}), {"fd", "jax"}),
+    "meta: a 1% error in matmul's vjp of a vector": (
+        "matmul", "vjp", planted_error(RULES["matmul"].vjp, 1.01, 1),
+        Example((X, X[0]), {}), {"fd", "jax"}),
+    # The NumPy reference runs the (planted) rule too: JAX's exp tells the forward is wrong.
+    "meta: a 1% error in exp's forward": (
+        "exp", "forward", _exp_forward_wrong, Example((X,), {}), {"forward", "jax"}),
+    "meta: relu'(0) = 1, wrong at the kink only": (
+        "relu", "vjp", _relu_kink_wrong, Example((X,), {}), {"jax"}),
+    "meta: max ties not shared": (
+        "max", "vjp", _max_ties_wrong, Example((np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]]),),
+                                              {"axis": 1, "keepdims": False}), {"jax"}),
+}
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, marks=pytest.mark.conformance_row(r)) for r in PLANTED])
+def test_planted_mistake_is_caught(row, monkeypatch):
+    op, attribute, replacement, example, must_fail = PLANTED[row]
+    check_op(op, example, seed=5, always_jax=True)  # the real rule passes
+    monkeypatch.setattr(RULES[op], attribute, replacement)
+    with pytest.raises(ConformanceError) as caught:
+        check_op(op, example, seed=5, always_jax=True)
+    failed = set(re.findall(rf"^{op} (forward|fd|jax):", str(caught.value), flags=re.M))
+    assert failed == must_fail, f"{row}: the checks that failed were {sorted(failed)}, expected {sorted(must_fail)}"
+    r = REPORT.row(row)
+    r.examples += 1
+    r.note = f"caught by {', '.join(sorted(failed))}"
+
+
+GENERATED = "meta: a 1% error in tanh's vjp, found by the generated op test"
+
+
+@pytest.mark.conformance_row(GENERATED)
+def test_generated_inputs_expose_a_planted_mistake(monkeypatch):
+    monkeypatch.setattr(RULES["tanh"], "vjp", planted_error(RULES["tanh"].vjp, 1.01))
+
+    @config.hypothesis_settings()
+    @given(example=inputs.generator("tanh"), seed=st.integers(0, 2**32 - 1))
+    def op_test(example, seed):
+        check_op("tanh", example, seed)
+    with pytest.raises(ConformanceError, match=r"^tanh (fd|jax):"):
+        op_test()
+    REPORT.row(GENERATED).examples += 1
+
+
+DECLARED = "meta: a declared deviation skips its row with the reason"
+
+
+@pytest.mark.conformance_row(DECLARED)
+def test_a_declared_deviation_skips_with_its_reason(monkeypatch):
+    """backends/<name>.py declaring a row makes its failure a skip naming the reason; a
+    declared row that passes gets a note, so a stale declaration shows in the report."""
+    spec = config.backend_spec()
+    monkeypatch.setattr(config, "backend_spec", lambda: dataclasses.replace(
+        spec, conformance_deviations={"exp": "planted for this test"}))
+    example = PLANTED["meta: a 1% error in exp's vjp"][3]
+    scratch = Report()  # not the run's report: its exp row is the real one
+    declared("exp", lambda: check_op("exp", example, seed=5), scratch)  # passes: noted
+    assert scratch.row("exp").note == "declared deviation not observed: planted for this test"
+    monkeypatch.setattr(RULES["exp"], "vjp", planted_error(RULES["exp"].vjp, 1.01))
+    with pytest.raises(pytest.skip.Exception, match=r"^declared deviation: planted for this test \(here: ConformanceError"):
+        declared("exp", lambda: check_op("exp", example, seed=5), scratch)
+    REPORT.row(DECLARED).examples += 1
