@@ -2,6 +2,7 @@
 
     nox -s tests                       # every backend this machine can run
     nox -s "tests(backend='numpy')"
+    nox -s "conformance(backend='numpy')"   # writes conformance/reports/numpy.md
     nox -s "bench(backend='numpy')"
     nox -s demo
 """
@@ -32,6 +33,18 @@ def tests(session: nox.Session, backend: str) -> None:
     """The unit tests on one backend."""
     _install(session, backend)
     session.run("python", "-m", "pytest", *session.posargs, env={"POLYGRAD_BACKEND": backend})
+
+
+@nox.session
+@nox.parametrize("backend", list(NAMES))
+def conformance(session: nox.Session, backend: str) -> None:
+    """Every op vs finite differences and JAX; writes conformance/reports/<backend>.md, .json.
+
+    The thorough Hypothesis profile; see conformance/README.md.
+    """
+    _install(session, backend)
+    session.run("python", "-m", "pytest", "conformance", "--conformance-report", *session.posargs,
+                env={"POLYGRAD_BACKEND": backend, "POLYGRAD_CONFORMANCE": "thorough"})
 
 
 @nox.session
