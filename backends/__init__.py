@@ -40,7 +40,7 @@ class BackendSpec:
         return self.requirements.get(platform, []) + self.requirements.get("any", [])
 
 
-NAMES = ("numpy", "array_api_strict")
+NAMES = ("numpy", "array_api_strict", "jax", "mlx", "cupy")
 
 
 def spec(name: str) -> BackendSpec:

@@ -65,6 +65,11 @@ class Backend:
       is_array: tells whether an object is an array of this backend.
       to_numpy: copies one of its arrays into a NumPy array.
       synchronize: waits for queued device work (honest timing on GPUs).
+      boolean_masks: whether x[mask] works (MLX cannot: polygrad indexes with the
+          mask's nonzero() positions instead).
+      evaluate: forces lazy arrays (MLX) to be computed; a no-op on eager backends.
+          polygrad calls it where a user expects data to exist: the end of
+          backward() and of an optimizer step (item() and numpy() force it anyway).
     """
 
     name: str
@@ -73,6 +78,8 @@ class Backend:
     is_array: Callable[[Any], bool]
     to_numpy: Callable[[Any], Any]
     synchronize: Callable[[], None] = lambda: None
+    evaluate: Callable[..., None] = lambda *arrays: None
+    boolean_masks: bool = True
     _float_dtypes: dict = field(default_factory=dict, repr=False)
 
     def dtype(self, name: str) -> Any:
@@ -163,9 +170,88 @@ def _load_array_api_strict() -> Backend:
     )
 
 
+def _load_jax() -> Backend:
+    jax = importlib.import_module("jax")
+    # float64 must work when asked for (POLYGRAD_DTYPE=float64, gradient checks); polygrad
+    # always passes dtypes explicitly, so its own default stays float32.
+    jax.config.update("jax_enable_x64", True)
+    jnp = importlib.import_module("jax.numpy")
+    np = importlib.import_module("numpy")
+
+    def scatter(values, key, shape):
+        if any(k is None for k in key):
+            key = tuple(k for k in key if k is not None)
+            values = jnp.reshape(values, jnp.zeros(shape)[key].shape)
+        return jnp.zeros(shape, dtype=values.dtype).at[key].set(values)
+
+    def scatter_add(values, indices, shape, axis):
+        key = (slice(None),) * axis + (indices,)
+        return jnp.zeros(shape, dtype=values.dtype).at[key].add(values)
+
+    # jax.numpy follows the standard; arrays are immutable, hence .at[] for the scatters.
+    xp = ArrayNamespace("jax", jnp, scatter=scatter, scatter_add=scatter_add)
+    device = jax.devices()[0]
+
+    def synchronize():
+        (jnp.zeros(()) + 0).block_until_ready()  # dispatch is in order: waits for earlier work
+
+    return Backend(
+        name="jax", xp=xp, device=device,
+        is_array=lambda obj: isinstance(obj, jax.Array),
+        to_numpy=np.asarray, synchronize=synchronize,
+    )
+
+
+def _load_mlx() -> Backend:
+    mx = importlib.import_module("mlx.core")
+    np = importlib.import_module("numpy")
+    from ._mlx import extensions
+
+    device = mx.default_device()
+    float64_ok = device == mx.cpu
+    xp = ArrayNamespace("mlx", mx, **extensions(mx, np, float64_ok))
+
+    def evaluate(*arrays):
+        mx.eval(*arrays)
+
+    def to_numpy(a):
+        return np.asarray(a if a.dtype != mx.bfloat16 else a.astype(mx.float32))
+
+    return Backend(
+        name="mlx", xp=xp, device=device,
+        is_array=lambda obj: isinstance(obj, mx.array),
+        to_numpy=to_numpy, synchronize=lambda: mx.synchronize(), evaluate=evaluate,
+        boolean_masks=False,
+    )
+
+
+def _load_cupy() -> Backend:
+    cupy = importlib.import_module("cupy")
+    cupyx = importlib.import_module("cupyx")
+    compat = importlib.import_module("array_api_compat.cupy")
+    if cupy.cuda.runtime.getDeviceCount() == 0:
+        raise ImportError("cupy is installed but no CUDA device is visible")
+
+    def scatter_add(values, indices, shape, axis):
+        out = cupy.zeros(shape, dtype=values.dtype)
+        cupyx.scatter_add(out, (slice(None),) * axis + (indices,), values)
+        return out
+
+    xp = ArrayNamespace("cupy", compat, scatter=_standard_scatter(compat), scatter_add=scatter_add)
+    return Backend(
+        name="cupy", xp=xp, device=cupy.cuda.Device(),
+        is_array=lambda obj: isinstance(obj, cupy.ndarray),
+        to_numpy=cupy.asnumpy,
+        synchronize=lambda: cupy.cuda.get_current_stream().synchronize(),
+    )
+
+
 _LOADERS: dict[str, Callable[[], Backend]] = {
     "numpy": _load_numpy,
     "array_api_strict": _load_array_api_strict,
+    "jax": _load_jax,
+    "mlx": _load_mlx,
+    "cupy": _load_cupy,
 }
 
 

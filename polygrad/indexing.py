@@ -43,13 +43,30 @@ def getitem(x: Value, key: Any) -> Value:
             sum(1 for k in key if k is not None) < len(shape)
         ):
             key = key + (Ellipsis,)  # x[1] on a matrix: NumPy pads, the standard wants every axis
+        if shape is not None:
+            _check_integer_keys(key, shape)
         return apply("getitem", x, key=key)
     if len(key) == 1:
         index = _as_index(key[0], x)
         if not x.backend.xp.isdtype(index.dtype, "integral"):
-            # A boolean mask: the backend indexes it; the gradient scatters back through it.
-            return apply("getitem", x, key=(index.data,))
+            if x.backend.boolean_masks:
+                # A boolean mask: the backend indexes it; the gradient scatters back through it.
+                return apply("getitem", x, key=(index.data,))
+            # The backend cannot index by mask: index by the mask's positions instead.
+            positions = x.backend.xp.nonzero(index.data)
+            return _advanced(x, tuple(Value._node(p, None, (), {}, False, x.backend) for p in positions))
     return _advanced(x, key)
+
+
+def _check_integer_keys(key: tuple, shape: tuple) -> None:
+    """Integers in a basic key against the axes they index (JAX would clamp them silently)."""
+    ints = [(i, k) for i, k in enumerate(_expand_ellipsis(key, len(shape), False))
+            if k is not None]
+    for axis, (_, k) in enumerate(ints):
+        size = shape[axis]
+        if isinstance(k, int) and size is not None and not -size <= k < size:
+            raise ShapeError(f"getitem: index {k} is out of bounds for axis {axis} of size {size} "
+                             f"(Value shape {shape})")
 
 
 def _expand_ellipsis(key: tuple, ndim: int, arrays: bool) -> tuple:

@@ -33,11 +33,15 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         self.step_count += 1
+        updated: dict = {}  # backend -> new arrays
         for i, p in enumerate(self.parameters):
             if p.grad is None:
                 continue
             g = p.grad.data if isinstance(p.grad, Value) else p.grad
             p.data, self.state[i] = self.apply_single(g, p.data, self.state[i], p.backend.xp)
+            updated.setdefault(p.backend, []).extend((p.data, self.state[i]))
+        for on, arrays in updated.items():  # lazy backends (MLX) compute the step here, in one graph
+            on.evaluate(*arrays)
 
 
 class SGD(Optimizer):

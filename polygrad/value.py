@@ -403,7 +403,7 @@ def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, par
     except PolygradError:
         raise
     except Exception as exc:  # the backend's own error type varies: name the op instead
-        raise describe_failure(rule.name, arrays, attrs, exc) from exc
+        raise describe_failure(rule.name, arrays, attrs, exc, on) from exc
 
 
 def broadcast_shapes(*shapes: tuple) -> tuple | None:
@@ -423,27 +423,66 @@ def _short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_failure(op: str, arrays: list, attrs: dict, exc: Exception) -> PolygradError:
+def describe_failure(op: str, arrays: list, attrs: dict, exc: Exception,
+                     on: _backend.Backend | None = None) -> PolygradError:
+    """The error to raise when the backend rejected an op: polygrad judges the shapes and
+    dtypes itself where it can, since backends word (and type) their complaints differently."""
     shapes = [tuple(a.shape) for a in arrays]
+    problem = _shape_problem(op, shapes, attrs)
+    if problem:
+        return ShapeError(f"{op}: {problem}")
+    if op == "take" and on is not None and not on.xp.isdtype(arrays[1].dtype, "integral"):
+        return DTypeError(f"take: indices must be integers, got dtype {arrays[1].dtype} (input shape {shapes[0]})")
     dtypes = [str(a.dtype) for a in arrays]
     where = f"{op}: input shapes {', '.join(map(str, shapes))}; dtypes {', '.join(dtypes)}"
     if attrs:
         where += "; " + ", ".join(f"{k}={_short_repr(v)}" for k, v in attrs.items())
-    rule = RULES[op]
-    if rule.broadcasts and broadcast_shapes(*shapes) is None:
-        return ShapeError(f"{op}: shapes {' and '.join(map(str, shapes))} cannot be broadcast together")
+    if isinstance(exc, (IndexError, ValueError, TypeError)) and any(
+        word in str(exc).lower() for word in ("shape", "dimension", "out of bounds", "size", "axis")
+    ):
+        return ShapeError(f"{where}: {exc}")
+    if isinstance(exc, TypeError):
+        return DTypeError(f"{where}: {exc}")
+    return OpError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _shape_problem(op: str, shapes: list, attrs: dict) -> str | None:
+    """What is wrong with these input shapes for ``op``, if polygrad can tell."""
+    if RULES[op].broadcasts and broadcast_shapes(*shapes) is None:
+        return f"shapes {' and '.join(map(str, shapes))} cannot be broadcast together"
     if op == "matmul" and all(len(s) >= 1 for s in shapes):
         a, b = shapes
         inner_b = b[-2] if len(b) >= 2 else b[0]
         if a[-1] != inner_b:
-            return ShapeError(
-                f"matmul: shapes {a} and {b} do not align: the last axis of the first ({a[-1]}) "
-                f"must equal the {'second-to-last' if len(b) >= 2 else 'only'} axis of the second ({inner_b})"
-            )
-    if isinstance(exc, TypeError):
-        return DTypeError(f"{where}: {exc}")
-    if isinstance(exc, (IndexError, ValueError)) and any(
-        word in str(exc).lower() for word in ("shape", "dimension", "out of bounds", "size")
-    ):
-        return ShapeError(f"{where}: {exc}")
-    return OpError(f"{where}: {type(exc).__name__}: {exc}")
+            return (f"shapes {a} and {b} do not align: the last axis of the first ({a[-1]}) must equal "
+                    f"the {'second-to-last' if len(b) >= 2 else 'only'} axis of the second ({inner_b})")
+    if op == "reshape":
+        target = tuple(attrs["shape"])
+        if -1 not in target and None not in target and math.prod(target) != math.prod(shapes[0]):
+            return (f"cannot reshape shape {shapes[0]} ({math.prod(shapes[0])} elements) into "
+                    f"{target} ({math.prod(target)} elements)")
+    if op == "broadcast_to":
+        target = tuple(attrs["shape"])
+        if broadcast_shapes(shapes[0], target) != target:
+            return f"shape {shapes[0]} cannot be broadcast to {target}"
+    if op == "concat" and len(shapes) > 1:
+        axis = attrs.get("axis", 0)
+        ndims = {len(s) for s in shapes}
+        if len(ndims) > 1 or (axis is not None and -len(shapes[0]) <= axis < len(shapes[0]) and len({
+                s[:axis % len(s)] + s[axis % len(s) + 1:] for s in shapes}) > 1):
+            return f"shapes {', '.join(map(str, shapes))} differ outside the concatenation axis {axis}"
+    if op == "stack" and len(set(shapes)) > 1:
+        return f"shapes {', '.join(map(str, shapes))} must all be equal"
+    if op == "tensordot" and len(shapes) == 2:
+        axes = attrs.get("axes", 2)
+        a, b = shapes
+        if isinstance(axes, int):
+            pairs = list(zip(a[len(a) - axes:], b[:axes])) if axes <= min(len(a), len(b)) else [(0, 1)]
+        else:
+            try:
+                pairs = [(a[i], b[j]) for i, j in zip(*axes)]
+            except IndexError:
+                pairs = [(0, 1)]
+        if any(m != n for m, n in pairs):
+            return f"shapes {a} and {b} do not align over axes={axes!r}: contracted sizes must match"
+    return None

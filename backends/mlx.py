@@ -1,0 +1,48 @@
+"""MLX: Apple silicon (Metal GPU) on macOS; the CPU through mlx[cpu] on Linux (tested in CI).
+
+mlx.core follows the standard loosely; polygrad/_mlx.py is the shim. MLX is lazy:
+polygrad evaluates at item()/numpy(), the end of backward() and an optimizer step.
+"""
+from . import BackendSpec
+
+
+def probe() -> str | None:
+    try:
+        import mlx.core as mx
+    except ImportError as exc:
+        return f"mlx is not installed ({exc}); pip install 'mlx[cpu]' on Linux, 'mlx' on macOS"
+    try:
+        mx.eval(mx.zeros((1,)) + 1)
+    except Exception as exc:  # noqa: BLE001 - a broken install or no usable device
+        return f"mlx cannot compute on {mx.default_device()}: {exc}"
+    return None
+
+
+def _dtypes() -> tuple[str, ...]:
+    try:
+        import mlx.core as mx
+    except ImportError:
+        return ("float32",)
+    return ("float32", "float64") if mx.default_device() == mx.cpu else ("float32",)
+
+
+SPEC = BackendSpec(
+    name="mlx",
+    requirements={"linux": ["mlx[cpu]>=0.25"], "darwin": ["mlx>=0.25"]},
+    probe=probe,
+    dtypes=_dtypes(),  # no float64 on the GPU: float64 requests there are a DTypeError
+    float32_tolerance=2e-5,
+    deviations={
+        "float64 exp/sin/cos": "MLX's CPU kernels are float32-accurate on float64 data (relative "
+                               "errors 2e-7, 8e-7, 1e-5 measured against NumPy); for float64 the shim "
+                               "computes exp as power(e, x) and sin/cos from tan(x/2), which MLX "
+                               "computes to 1e-16 (exp: |x| * 1e-16 relative)",
+        "float32 exp/sin/cos": "MLX's fast kernels differ from NumPy's float32 by up to ~1e-6 "
+                               "relative, hence the float32 tolerance 2e-5",
+        "nonzero": "data-dependent shape: computed on the host (forces evaluation)",
+        "sort/argsort descending": "MLX sorts ascending only: descending flips, sorts, flips back (stable)",
+        "float64 on the GPU": "not supported by MLX: a DTypeError naming the fix",
+        "slow BLAS on Linux": "the mlx[cpu] wheel ships a reference BLAS: judge MLX speed only "
+                              "against hand-written MLX on the same machine",
+    },
+)

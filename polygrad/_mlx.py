@@ -1,0 +1,217 @@
+"""The array-API shim for MLX (``mlx.core``), which follows the standard closely but not fully.
+
+MLX exposes ``__array_namespace__`` and most of the standard's names, but differs in
+the places listed here: creation functions take a stream instead of ``device=``,
+``var``/``std`` take ``ddof`` instead of ``correction``, ``clip`` takes positional
+bounds, ``asarray`` turns float64 NumPy data into float32, ``nonzero`` and ``signbit``
+are missing, ``sort``/``argsort`` have no ``descending``/``stable`` and
+``cumulative_prod`` no ``include_initial``. Everything else falls through to
+``mlx.core`` unchanged (see ``ArrayNamespace``).
+
+MLX's CPU kernels for exp, sin and cos are float32-accurate even on float64 data
+(measured relative errors 2e-7, 8e-7 and 1e-5 against NumPy), which would make
+float64 gradient checks meaningless. For float64 only, the shim computes them from
+MLX functions that are float64-accurate (power, tan): still MLX ops, still lazy.
+
+MLX is lazy: these functions only build its graph. polygrad evaluates (``mx.eval``)
+where a user expects data to exist: item()/numpy(), the end of backward(), an
+optimizer step, and timing; never inside a rule, so MLX can fuse the graph.
+
+MLX has no float64 on the GPU; float64 works on the CPU device only, and asking for
+it on the GPU is a DTypeError (raised by ``dtype_checker``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from .errors import DTypeError
+
+__all__ = ["extensions"]
+
+
+def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
+    """Functions that replace or add to ``mlx.core``'s, by array-API name."""
+
+    def check_dtype(dtype):
+        if dtype == mx.float64 and not float64_ok:
+            raise DTypeError(
+                "mlx: float64 is not supported on the GPU; use float32 (the default), or run "
+                "MLX on the CPU with mx.set_default_device(mx.cpu) before selecting the backend"
+            )
+        return dtype
+
+    def numpy_dtype(dtype):
+        name = np.dtype(dtype).name
+        return mx.bool_ if name == "bool" else getattr(mx, name)
+
+    def asarray(obj, /, *, dtype=None, device=None, copy=None):
+        if dtype is not None:
+            check_dtype(dtype)
+        if isinstance(obj, mx.array):
+            return obj if dtype is None or obj.dtype == dtype else obj.astype(dtype)
+        if isinstance(obj, (np.ndarray, np.generic)):
+            obj = np.asarray(obj)
+            if dtype is None:
+                dtype = check_dtype(numpy_dtype(obj.dtype))  # mx.array(float64 data) would give float32
+            if not obj.flags.c_contiguous:
+                obj = obj.copy()  # MLX rejects negative strides
+        if dtype is None and not hasattr(obj, "__dlpack__") and hasattr(obj, "__array__"):
+            obj = np.asarray(obj)  # e.g. a CuPy or JAX array: through the host
+            dtype = check_dtype(numpy_dtype(obj.dtype))
+        return mx.array(obj, dtype=dtype) if dtype is not None else mx.array(obj)
+
+    def astype(x, dtype, /, *, copy=True, device=None):
+        return x.astype(check_dtype(dtype))
+
+    def zeros(shape, *, dtype=None, device=None):
+        return mx.zeros(shape, dtype=check_dtype(dtype or mx.float32))
+
+    def ones(shape, *, dtype=None, device=None):
+        return mx.ones(shape, dtype=check_dtype(dtype or mx.float32))
+
+    def full(shape, fill_value, *, dtype=None, device=None):
+        if dtype is None:
+            dtype = mx.bool_ if isinstance(fill_value, bool) else (
+                mx.int32 if isinstance(fill_value, int) else mx.float32)
+        return mx.full(shape, fill_value, dtype=check_dtype(dtype))
+
+    def like(make):
+        def creator(x, /, *, dtype=None, device=None):
+            return make(x.shape, dtype=dtype or x.dtype)
+        return creator
+
+    def full_like(x, /, fill_value, *, dtype=None, device=None):
+        return full(x.shape, fill_value, dtype=dtype or x.dtype)
+
+    def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
+        return mx.eye(n_rows, n_cols, k, dtype=check_dtype(dtype or mx.float32))
+
+    def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
+        if stop is None:
+            start, stop = 0, start
+        if dtype is None:
+            ints = all(isinstance(v, int) for v in (start, stop, step))
+            dtype = mx.int32 if ints else mx.float32
+        return mx.arange(start, stop, step, dtype=check_dtype(dtype))
+
+    def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
+        if not endpoint:  # MLX's linspace always includes the stop
+            step = (stop - start) / num if num else 0
+            return mx.linspace(start, stop - step, num, dtype=check_dtype(dtype or mx.float32)) if num else \
+                mx.zeros((0,), dtype=dtype or mx.float32)
+        return mx.linspace(start, stop, num, dtype=check_dtype(dtype or mx.float32))
+
+    def var(x, /, *, axis=None, correction=0.0, keepdims=False):
+        return _with_correction(mx.var, x, axis, correction, keepdims)
+
+    def std(x, /, *, axis=None, correction=0.0, keepdims=False):
+        return _with_correction(mx.std, x, axis, correction, keepdims)
+
+    def _with_correction(reduce, x, axis, correction, keepdims):
+        if float(correction).is_integer():
+            return reduce(x, axis=axis, keepdims=keepdims, ddof=int(correction))
+        # a fractional correction: rescale the ddof=0 result
+        n = math.prod(x.shape) if axis is None else math.prod(
+            x.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
+        scale = n / max(n - correction, 0) if n - correction > 0 else float("inf")
+        result = mx.var(x, axis=axis, keepdims=keepdims) * scale
+        return mx.sqrt(result) if reduce is mx.std else result
+
+    def clip(x, /, min=None, max=None):  # noqa: A002 - the standard's names
+        if min is None and max is None:
+            return x
+        return mx.clip(x, min, max)
+
+    def pow(a, b, /):  # noqa: A001
+        return mx.power(a, b)
+
+    def signbit(x, /):
+        # negative numbers and -0.0 (whose reciprocal is -inf); nan counts as positive
+        return (x < 0) | ((x == 0) & (mx.reciprocal(x) < 0))
+
+    def nonzero(x, /):
+        # a data-dependent shape: MLX cannot build it lazily, so it is computed on the host
+        found = np.nonzero(np.asarray(x))
+        return tuple(mx.array(i.astype(np.int32)) for i in found)
+
+    e = math.e
+
+    def exp(x, /):
+        if x.dtype != mx.float64:
+            return mx.exp(x)
+        return mx.power(mx.array(e, dtype=mx.float64), x)  # exact to |x| * 1e-16 relative
+
+    def _half_angle_tangent(x):
+        return mx.tan(x * mx.array(0.5, dtype=x.dtype))
+
+    def sin(x, /):
+        if x.dtype != mx.float64:
+            return mx.sin(x)
+        t = _half_angle_tangent(x)  # sin x = 2t / (1 + t^2); |t| <= 1.7e16 so t^2 cannot overflow
+        one = mx.array(1.0, dtype=x.dtype)
+        return mx.where(mx.isinf(x), mx.array(math.nan, dtype=x.dtype), (t + t) / (one + t * t))
+
+    def cos(x, /):
+        if x.dtype != mx.float64:
+            return mx.cos(x)
+        t = _half_angle_tangent(x)  # cos x = (1 - t)(1 + t) / (1 + t^2)
+        one = mx.array(1.0, dtype=x.dtype)
+        return mx.where(mx.isinf(x), mx.array(math.nan, dtype=x.dtype), (one - t) * (one + t) / (one + t * t))
+
+    def sort(x, /, *, axis=-1, descending=False, stable=True):
+        if descending:  # stable descending order: reverse, sort stably, reverse back
+            return mx.flip(mx.sort(mx.flip(x, axis=axis), axis=axis), axis=axis)
+        return mx.sort(x, axis=axis)
+
+    def argsort(x, /, *, axis=-1, descending=False, stable=True):
+        if descending:
+            n = x.shape[axis]
+            flipped = mx.argsort(mx.flip(x, axis=axis), axis=axis)
+            # reversing and re-mapping indices keeps equal elements in their original order
+            return mx.flip(mx.array(n - 1, dtype=flipped.dtype) - flipped, axis=axis)
+        return mx.argsort(x, axis=axis)
+
+    def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+        if axis is None:
+            if x.ndim > 1:
+                raise ValueError(f"cumulative_prod: axis is required for an array with {x.ndim} axes")
+            axis = 0
+        out = mx.cumprod(x if dtype is None else x.astype(dtype), axis=axis)
+        if include_initial:
+            shape = list(out.shape)
+            shape[axis] = 1
+            out = mx.concatenate([mx.ones(shape, dtype=out.dtype), out], axis=axis)
+        return out
+
+    def take(x, indices, /, *, axis=None):
+        if not mx.issubdtype(indices.dtype, mx.integer):
+            raise TypeError(f"take: indices must have an integer dtype, got {indices.dtype}")
+        return mx.take(x, indices, axis=axis)
+
+    def matrix_transpose(x, /):
+        if x.ndim < 2:
+            raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
+        return mx.swapaxes(x, -1, -2)
+
+    def scatter(values, key, shape):
+        out = mx.zeros(shape, dtype=values.dtype)
+        if any(k is None for k in key):  # setitem keys may not hold None: drop those axes
+            key = tuple(k for k in key if k is not None)
+            values = mx.reshape(values, out[key].shape)
+        out[key] = values  # MLX's setitem builds a new graph node; nothing is shared
+        return out
+
+    def scatter_add(values, indices, shape, axis):
+        out = mx.zeros(shape, dtype=values.dtype)
+        return out.at[(slice(None),) * axis + (indices,)].add(values)
+
+    names = dict(
+        asarray=asarray, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
+        zeros_like=like(zeros), ones_like=like(ones), empty_like=like(zeros), full_like=full_like,
+        eye=eye, arange=arange, linspace=linspace, var=var, std=std, clip=clip, pow=pow,
+        signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
+        scatter=scatter, scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
+        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take,
+    )
+    return names
