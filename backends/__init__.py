@@ -56,3 +56,15 @@ def import_probe(module: str) -> Callable[[], str | None]:
             return f"{module} is not installed ({exc})"
         return None
     return probe
+
+
+def selected_backend_name() -> str:
+    """The backend POLYGRAD_BACKEND selects (as polygrad reads it), without loading it."""
+    import os
+    return os.environ.get("POLYGRAD_BACKEND", "numpy").strip() or "numpy"
+
+
+def selected_backend_problem() -> str | None:
+    """Why the selected backend cannot run here, or None. Unknown names are polygrad's to reject."""
+    name = selected_backend_name()
+    return spec(name).probe() if name in NAMES else None

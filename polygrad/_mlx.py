@@ -61,6 +61,10 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             dtype = check_dtype(numpy_dtype(obj.dtype))
         return mx.array(obj, dtype=dtype) if dtype is not None else mx.array(obj)
 
+    def from_dlpack(x, /, *, device=None, copy=None):
+        # mx.from_dlpack narrows float64 to float32 as mx.array does: through NumPy instead
+        return asarray(np.from_dlpack(x))
+
     def astype(x, dtype, /, *, copy=True, device=None):
         return x.astype(check_dtype(dtype))
 
@@ -207,7 +211,7 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         return out.at[(slice(None),) * axis + (indices,)].add(values)
 
     names = dict(
-        asarray=asarray, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
+        asarray=asarray, from_dlpack=from_dlpack, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
         zeros_like=like(zeros), ones_like=like(ones), empty_like=like(zeros), full_like=full_like,
         eye=eye, arange=arange, linspace=linspace, var=var, std=std, clip=clip, pow=pow,
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,

@@ -298,11 +298,18 @@ def _float_default(dtype):
     return _backend.default_dtype() if dtype is None else dtype
 
 
-def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Value:
-    """A constant Value; Python floats and lists of them get the default float dtype."""
+def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Value:
+    """A constant Value; Python floats and lists of them get the default float dtype.
+
+    ``backend`` (a name) makes it on that backend instead of the active one; a Value
+    of another backend is moved there (as ``Value.to`` does).
+    """
+    on = _backend.get_backend(backend) if isinstance(backend, str) else (backend or None)
     if isinstance(obj, Value):
+        if on is not None and on is not obj.backend:
+            obj = obj.to(on.name)
         return obj if dtype is None or obj.dtype == dtype else astype(obj, dtype)
-    on = _backend.backend()
+    on = on or _backend.backend()
     data = obj if dtype is None and on.is_array(obj) else on.asarray(obj, dtype=dtype)
     if dtype is None and isinstance(obj, (float, list, tuple)) and on.is_float(data.dtype):
         data = on.xp.astype(data, _backend.default_dtype(on))  # lists of ints stay integers
