@@ -20,6 +20,9 @@ PLATFORM = "darwin" if sys.platform == "darwin" else "linux"
 
 
 def _install(session: nox.Session, backend: str, extras: str = "test") -> None:
+    missing = spec(backend).hardware()
+    if missing:
+        session.skip(f"{backend} cannot run here: {missing}")
     session.install("-e", f".[{extras}]", *spec(backend).requirements_for(PLATFORM))
     reason = session.run("python", "-c", f"from backends import spec; print(spec({backend!r}).probe() or '')",
                          silent=True, env={"PYTHONPATH": "."})

@@ -15,6 +15,8 @@ class BackendSpec:
     """name: as POLYGRAD_BACKEND takes it.
     requirements: pip requirements by platform ("linux", "darwin", "any").
     probe: returns None when the backend can run here, else the reason it cannot.
+    hardware: returns None when this machine has what the backend needs (a GPU, an OS),
+        else why not; checked before installing anything, so a CPU box never downloads CuPy.
     dtypes: float dtypes it supports; the conformance suite checks in float64 where it is
         listed, else in float32.
     float32_tolerance: relative tolerance for float32 comparisons against float64 references.
@@ -31,6 +33,7 @@ class BackendSpec:
     requirements: dict[str, list[str]]
     probe: Callable[[], str | None]
     dtypes: tuple[str, ...] = ("float32", "float64")
+    hardware: Callable[[], str | None] = lambda: None
     float32_tolerance: float = 1e-5
     float64_tolerance: float = 1e-10
     deviations: dict[str, str] = field(default_factory=dict)

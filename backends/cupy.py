@@ -1,4 +1,6 @@
 """CuPy: NVIDIA GPUs (CUDA 12 or 13), through array_api_compat.cupy."""
+import os
+
 from . import BackendSpec
 
 
@@ -16,8 +18,16 @@ def probe() -> str | None:
     return None
 
 
+def hardware() -> str | None:
+    import shutil
+    if shutil.which("nvidia-smi") is None and not os.path.exists("/proc/driver/nvidia"):
+        return "no NVIDIA driver on this machine (nvidia-smi not found)"
+    return None
+
+
 SPEC = BackendSpec(
     name="cupy",
+    hardware=hardware,
     requirements={"linux": ["cupy-cuda12x>=13"]},  # cupy-cuda13x for CUDA 13 drivers
     probe=probe,
     float32_tolerance=1e-5,

@@ -26,8 +26,16 @@ def _dtypes() -> tuple[str, ...]:
     return ("float32", "float64") if mx.default_device() == mx.cpu else ("float32",)
 
 
+def hardware() -> str | None:
+    import platform
+    if platform.system() == "Darwin" and platform.machine() == "arm64" or platform.system() == "Linux":
+        return None
+    return f"MLX runs on Apple silicon and on Linux (CPU), not on {platform.system()} {platform.machine()}"
+
+
 SPEC = BackendSpec(
     name="mlx",
+    hardware=hardware,
     requirements={"linux": ["mlx[cpu]>=0.25"], "darwin": ["mlx>=0.25"]},
     probe=probe,
     dtypes=_dtypes(),  # no float64 on the GPU: float64 requests there are a DTypeError
@@ -41,6 +49,9 @@ SPEC = BackendSpec(
                                "relative, hence the float32 tolerance 2e-5",
         "nonzero": "data-dependent shape: computed on the host (forces evaluation)",
         "sort/argsort descending": "MLX sorts ascending only: descending flips, sorts, flips back (stable)",
+        "mx.array on the left of an operator": "mx.array's operators raise TypeError for a Value "
+                                               "on their right instead of deferring to it: write "
+                                               "pg.asarray(a) @ w, or put the Value on the left",
         "float64 on the GPU": "not supported by MLX: a DTypeError naming the fix",
         "slow BLAS on Linux": "the mlx[cpu] wheel ships a reference BLAS: judge MLX speed only "
                               "against hand-written MLX on the same machine",

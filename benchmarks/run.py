@@ -29,9 +29,9 @@ def _timed(step, on) -> float:
     return time.perf_counter() - start
 
 
-def measure(name: str, repeats: int, warmup: int = 3) -> dict:
+def measure(name: str, repeats: int, warmup: int = 3, batch: int | None = None) -> dict:
     on = pg.backend()
-    workload = WORKLOADS[name]()
+    workload = WORKLOADS[name]() if batch is None else WORKLOADS[name](batch=batch)
     for _ in range(warmup):
         _timed(workload.polygrad_step, on)
         _timed(workload.handwritten_step, on)
@@ -73,13 +73,16 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default=None, help="backend name (default: POLYGRAD_BACKEND or numpy)")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--workload", action="append", choices=sorted(WORKLOADS), help="repeatable; default all")
+    parser.add_argument("--mlp-batch", type=int, default=None,
+                        help="batch of the MLP step (default 256; the CUDA target is set at 4096)")
     parser.add_argument("--device-name", default=None, help="accelerator name to record (e.g. the GPU's)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.backend:
         pg.set_backend(args.backend)
     on = pg.backend()
-    results = [measure(name, args.repeats) for name in (args.workload or sorted(WORKLOADS))]
+    results = [measure(name, args.repeats, batch=args.mlp_batch if name == "mlp_step" else None)
+               for name in (args.workload or sorted(WORKLOADS))]
     report = {
         "backend": on.name,
         "device": str(on.device),

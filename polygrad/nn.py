@@ -102,9 +102,10 @@ def pinball_loss(prediction, target, quantiles) -> Value:
     """
     if getattr(target, "ndim", 2) == 1:
         target = pn.reshape(target, (-1, 1))
-    diff = target - prediction
+    # Namespace calls, not operators: a raw MLX array on the left of `-` rejects a Value.
+    diff = pn.subtract(target, prediction)
     below = pn.astype(diff < 0.0, diff.dtype)
-    return pn.mean(diff * (quantiles - below))
+    return pn.mean(diff * pn.subtract(quantiles, below))
 
 
 def softmax_cross_entropy(logits, labels) -> Value:
