@@ -56,6 +56,10 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
                 dtype = check_dtype(numpy_dtype(obj.dtype))  # mx.array(float64 data) would give float32
             if not obj.flags.c_contiguous:
                 obj = obj.copy()  # MLX rejects negative strides
+            if obj.size == 0:
+                # mx.array of an empty NumPy array reads memory it never wrote: its sum is
+                # garbage, its prod 0, all/any random (mlx 0.32). zeros() makes a sound one.
+                return mx.zeros(obj.shape, dtype=dtype or numpy_dtype(obj.dtype))
         if dtype is None and not hasattr(obj, "__dlpack__") and hasattr(obj, "__array__"):
             obj = np.asarray(obj)  # e.g. a CuPy or JAX array: through the host
             dtype = check_dtype(numpy_dtype(obj.dtype))
@@ -208,12 +212,22 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
 
     def scatter_add(values, indices, shape, axis):
         out = mx.zeros(shape, dtype=values.dtype)
+        if values.size == 0:  # nothing to add, and MLX's scatter rejects empty updates
+            return out
         return out.at[(slice(None),) * axis + (indices,)].add(values)
+
+    def chooser(find):
+        def choose(x, /, *, axis=None, keepdims=False):
+            if x.ndim == 0:  # MLX fails on a 0-d array with keepdims=True; the answer is 0
+                return find(x)
+            return find(x, axis=axis, keepdims=keepdims)
+        return choose
 
     names = dict(
         asarray=asarray, from_dlpack=from_dlpack, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
         zeros_like=like(zeros), ones_like=like(ones), empty_like=like(zeros), full_like=full_like,
         eye=eye, arange=arange, linspace=linspace, var=var, std=std, clip=clip, pow=pow,
+        argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
         scatter=scatter, scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
         sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take,

@@ -241,6 +241,39 @@ def test_value_array_attributes_and_conversions():
         x.item()
 
 
+# -- empty and 0-d arrays (the conformance suite found MLX wrong on these) ---------------------------
+
+@pytest.mark.parametrize("shape, axis", [((3, 0), None), ((3, 0), 1), ((0,), None), ((0, 2), 0)])
+def test_reductions_of_empty_arrays_are_their_identities(shape, axis):
+    """sum 0, prod 1, all True, any False: for arrays made from empty NumPy arrays too,
+    every time (MLX read uninitialised memory there)."""
+    for _ in range(20):
+        x = pg.Value(np.zeros(shape))
+        flags = pg.Value(np.zeros(shape, dtype=bool))
+        for got, identity in [(pg.sum(x, axis=axis), 0.0), (pg.prod(x, axis=axis), 1.0),
+                              (pg.all(flags, axis=axis), True), (pg.any(flags, axis=axis), False)]:
+            values = to_numpy(got)
+            assert values.shape == np.sum(np.zeros(shape), axis=axis).shape
+            assert np.all(values == identity), (got.op, values)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_argmin_of_a_0d_array(name, keepdims):
+    got = getattr(pg, name)(pg.Value(np.float64(2.5)), keepdims=keepdims)
+    assert got.shape == () and int(to_numpy(got)) == 0
+
+
+@pytest.mark.parametrize("shape, axis", [((0,), 0), ((3,), 0), ((0, 2), 1)])
+def test_take_of_no_indices_and_its_gradient(shape, axis):
+    x = pg.Value(np.ones(shape))
+    none = np.zeros(0, dtype=np.int64)
+    taken = pg.take(x, none, axis=axis)
+    assert taken.shape == tuple(0 if i == axis else n for i, n in enumerate(shape))
+    pg.sum(taken).backward()
+    np.testing.assert_array_equal(to_numpy(x.grad), np.zeros(shape))
+
+
 # -- no backend imported eagerly ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("backend, unwanted", [
