@@ -220,6 +220,11 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         def choose(x, /, *, axis=None, keepdims=False):
             if x.ndim == 0:  # MLX fails on a 0-d array with keepdims=True; the answer is 0
                 return find(x)
+            if x.size == 0 and axis is not None and x.shape[axis]:
+                # Along a non-empty axis of an empty array the answer is empty; MLX refuses.
+                shape = list(x.shape)
+                shape[axis] = 1
+                return mx.zeros(shape if keepdims else shape[:axis] + shape[axis + 1:], dtype=mx.uint32)
             return find(x, axis=axis, keepdims=keepdims)
         return choose
 

@@ -264,6 +264,13 @@ def test_argmax_argmin_of_a_0d_array(name, keepdims):
     assert got.shape == () and int(to_numpy(got)) == 0
 
 
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_argmax_argmin_along_a_full_axis_of_an_empty_array(name, keepdims):
+    got = getattr(pg, name)(pg.Value(np.zeros((1, 0))), axis=0, keepdims=keepdims)
+    assert got.shape == ((1, 0) if keepdims else (0,))
+
+
 @pytest.mark.parametrize("shape, axis", [((0,), 0), ((3,), 0), ((0, 2), 1)])
 def test_take_of_no_indices_and_its_gradient(shape, axis):
     x = pg.Value(np.ones(shape))
