@@ -228,6 +228,10 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             return find(x, axis=axis, keepdims=keepdims)
         return choose
 
+    def all(x, /, *, axis=None, keepdims=False):  # noqa: A001
+        # MLX's all() over an empty axis is False; the standard (and NumPy) say True
+        return mx.logical_not(mx.any(mx.logical_not(x), axis=axis, keepdims=keepdims))
+
     names = dict(
         asarray=asarray, from_dlpack=from_dlpack, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
         zeros_like=like(zeros), ones_like=like(ones), empty_like=like(zeros), full_like=full_like,
@@ -235,6 +239,6 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
         scatter=scatter, scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
-        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take,
+        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all,
     )
     return names
