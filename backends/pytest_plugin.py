@@ -1,4 +1,4 @@
-"""pytest setup shared by tests/ and conformance/.
+"""pytest plugin shared by tests/ and conformance/ (loaded by pyproject's addopts: -p backends.pytest_plugin).
 
 When POLYGRAD_BACKEND names a backend that cannot run on this machine (CuPy without a
 GPU, MLX not installed), nothing is collected but tests/test_backend_available.py,
