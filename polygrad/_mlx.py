@@ -228,7 +228,7 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             return find(x, axis=axis, keepdims=keepdims)
         return choose
 
-    def all(x, /, *, axis=None, keepdims=False):  # noqa: A001
+    def all_(x, /, *, axis=None, keepdims=False):  # not all(): arange above uses the builtin
         # MLX's all() over an empty axis is False; the standard (and NumPy) say True
         return mx.logical_not(mx.any(mx.logical_not(x), axis=axis, keepdims=keepdims))
 
@@ -239,6 +239,6 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
         scatter=scatter, scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
-        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all,
+        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all_,
     )
     return names
