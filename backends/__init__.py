@@ -27,6 +27,9 @@ class BackendSpec:
         such as "nonzero", or a row such as "edge: softmax 1e4"), each with its reason: the
         suite reports such a row as skipped (declared deviation: reason) where it fails, and
         notes it where it passes. Never a looser tolerance.
+    conformance_ci_examples: examples per op in the conformance suite's ci profile, where
+        its default (12) would take the backend well past a minute (the thorough profile
+        is not affected); None for the default.
     """
 
     name: str
@@ -38,6 +41,7 @@ class BackendSpec:
     float64_tolerance: float = 1e-10
     deviations: dict[str, str] = field(default_factory=dict)
     conformance_deviations: dict[str, str] = field(default_factory=dict)
+    conformance_ci_examples: int | None = None
 
     def requirements_for(self, platform: str) -> list[str]:
         return self.requirements.get(platform, []) + self.requirements.get("any", [])

@@ -70,8 +70,11 @@ def profile_name() -> str:
 
 
 def hypothesis_settings() -> settings:
-    """The active profile, as a decorator for the suite's @given tests."""
-    return settings(settings.get_profile(profile_name()))
+    """The active profile, as a decorator for the suite's @given tests (in ci, with the
+    backend's conformance_ci_examples where its spec declares one)."""
+    profile = settings.get_profile(profile_name())
+    fewer = backend_spec().conformance_ci_examples if profile_name() == "ci" else None
+    return settings(profile, max_examples=fewer) if fewer else settings(profile)
 
 
 def jax_examples() -> int:

@@ -22,6 +22,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis.extra.array_api import make_strategies_namespace
 
+import polygrad as pg
 from polygrad.rules import RULES, normalize_axes
 
 from . import config
@@ -132,8 +133,10 @@ def indices(draw, size: int) -> np.ndarray:
 
 
 def key(draw, shape: tuple) -> tuple:
-    """A basic index (ints, slices, None, Ellipsis) or, sometimes, a boolean mask of ``shape``."""
-    if len(shape) and draw(st.integers(0, 4)) == 0:
+    """A basic index (ints, slices, None, Ellipsis) or, sometimes, a boolean mask of ``shape``
+    where the backend indexes by masks (elsewhere, MLX, polygrad's indexing sends masks to
+    take as integer positions, and the getitem and scatter rules never see one)."""
+    if len(shape) and pg.backend().boolean_masks and draw(st.integers(0, 4)) == 0:
         return (array(draw, shape, "bool"),)
     found = draw(xps.indices(shape, allow_newaxis=True, allow_ellipsis=True))
     return found if isinstance(found, tuple) else (found,)

@@ -108,3 +108,33 @@ def test_x_to_the_zero_at_zero():
         row.record("jax", err)
         assert err == 0, f"{X_POW_0}: polygrad {to_host(base.grad)}, JAX's x ** 0 {expected}"
     declared(X_POW_0, check)
+
+
+MASK = "edge: x[mask], through polygrad's indexing"
+
+
+@pytest.mark.conformance_row(MASK)
+def test_boolean_mask_indexing():
+    """x[mask] as users write it: the getitem rule where the backend indexes by masks, take
+    at the mask's positions where it cannot (MLX). The gradient scatters back either way."""
+    jax, jnp = jax_modules()
+    row = REPORT.row(MASK)
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.25]])
+    mask = np.array([[True, False, True], [False, False, True]])
+    cot = np.array([1.5, -0.5, 2.0])
+
+    def check():
+        dtype = config.dtype_name()
+        leaf = pg.Value(on_backend(x, "c", dtype), dtype=pg.backend().dtype(dtype))
+        picked = leaf[mask]
+        with quiet():
+            pg.sum(picked * pg.Value(cot, dtype=dtype)).backward()
+        want_out, pullback = jax.vjp(lambda v: v[mask], jnp.asarray(x))
+        (want_grad,) = pullback(jnp.asarray(cot))
+        row.examples += 1
+        row.jax_examples += 1
+        row.record("forward", float(errors(to_host(picked), np.asarray(want_out)).max()))
+        row.record("jax", float(errors(to_host(leaf.grad), np.asarray(want_grad)).max()))
+        assert row.worst["forward"] == 0 and row.worst["jax"] == 0, (
+            f"{MASK}: polygrad {to_host(picked)} / {to_host(leaf.grad)}, JAX {want_out} / {want_grad}")
+    declared(MASK, check)
