@@ -83,6 +83,6 @@ def _meta(config) -> dict:
     args = " ".join(config.invocation_params.args)
     return meta(
         pg.backend(), suite.backend_spec(), profile, suite.hypothesis_settings().max_examples,
-        suite.dtype_name(), suite.tolerance(suite.dtype_name()),
+        suite.jax_examples(), suite.dtype_name(), suite.tolerance(suite.dtype_name()),
         f"POLYGRAD_BACKEND={pg.backend().name} {suite.PROFILE_VARIABLE}={profile} python -m pytest {args}".strip(),
     )

@@ -132,7 +132,8 @@ def markdown(meta: dict, report: Report) -> str:
         "| | |",
         "|---|---|",
     ]
-    for key in ("backend", "device", "dtype", "tolerance", "profile", "examples per test", "date", "command"):
+    for key in ("backend", "device", "dtype", "tolerance", "profile", "examples per test", "JAX oracle",
+                "date", "command"):
         lines.append(f"| {key} | {_md(str(meta[key]))} |")
     lines.append(f"| versions | {_md(', '.join(f'{k} {v}' for k, v in meta['versions'].items()))} |")
     for key, title in (("declared deviations", "declared deviations"), ("notes", "backend notes (backends/)")):
@@ -141,9 +142,10 @@ def markdown(meta: dict, report: Report) -> str:
     lines += [
         "",
         "Errors are the worst `|a - b| / max(1, |a|, |b|)` over all examples: forward against a float64 "
-        "NumPy reference, fd (the vjp) against central finite differences of that reference, jax against "
-        "`jax.vjp` in float64 on the CPU. kinks: gradient elements at kinks or without a finite "
-        "derivative, judged by JAX alone. See conformance/README.md.",
+        "NumPy reference (and that reference against JAX's function), fd (the vjp) against central finite "
+        "differences of that reference, jax against `jax.vjp` in float64 on the CPU. kinks: gradient "
+        "elements finite differences cannot judge (a kink, no finite derivative, a convention such as a tie), "
+        "judged by JAX alone. See conformance/README.md.",
         "",
         "| row | status | examples | forward | fd | jax | jax examples | kinks | reason / note |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
@@ -191,7 +193,8 @@ def backend_distribution(name: str, requirements: list[str]) -> str:
     return name
 
 
-def meta(backend, spec, profile: str, examples: int, dtype: str, tolerance: float, command: str) -> dict:
+def meta(backend, spec, profile: str, examples: int, jax_examples: int, dtype: str, tolerance: float,
+         command: str) -> dict:
     requirements = spec.requirements_for("darwin" if sys.platform == "darwin" else "linux")
     package = backend_distribution(backend.name, requirements)
     versions = {package: _version(package)}
@@ -206,6 +209,7 @@ def meta(backend, spec, profile: str, examples: int, dtype: str, tolerance: floa
         "tolerance": f"{tolerance:g} (forward, jax); fd max(that, 1e-6)",
         "profile": profile,
         "examples per test": examples,
+        "JAX oracle": f"every example finite differences do not confirm, and the first {jax_examples} of each op",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
         "versions": versions,
