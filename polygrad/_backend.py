@@ -112,7 +112,9 @@ def _standard_scatter(xp: Any) -> Callable:
         if any(k is None for k in key):  # setitem keys may not hold None: drop those axes
             key = tuple(k for k in key if k is not None)
             values = xp.reshape(values, out[key].shape)
-        out[key] = values
+        # A lone component unwrapped: array-api-strict 2.6 rejects out[(empty_mask,)] = values
+        # (a mask with no elements), though out[empty_mask] = values works.
+        out[key[0] if len(key) == 1 else key] = values
         return out
     return scatter
 

@@ -453,6 +453,14 @@ def test_repeated_indices_accumulate():
     np.testing.assert_array_equal(to_numpy(x.grad), expected)
 
 
+@pytest.mark.parametrize("shape", [(0, 1), (0,), (2, 0), (2, 3)])
+def test_gradient_through_a_boolean_mask_with_no_true_element(shape):
+    """x[mask] selecting nothing, empty arrays included: the gradient is zeros, on every backend."""
+    x = pg.Value(np.ones(shape))
+    pg.sum(x[np.zeros(shape, dtype=bool)] * 2.0).backward()
+    np.testing.assert_array_equal(to_numpy(x.grad), np.zeros(shape))
+
+
 def test_prod_gradient_with_zeros_is_exact():
     x = pg.Value(np.array([2.0, 0.0, 3.0, 0.5]))
     pg.prod(x).backward()
