@@ -8,6 +8,7 @@ respective predicted quantiles: that is printed at the end as a check.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import _backend
 from . import nn, optim
+from .errors import BackendError
 from .value import Value
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -85,7 +87,11 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="train a fixed number of steps instead")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    on = _backend.backend()
+    try:
+        on = _backend.backend()
+    except BackendError as exc:  # an unknown or uninstalled POLYGRAD_BACKEND: say so, no traceback
+        print(f"python -m polygrad: {exc}", file=sys.stderr)
+        return 2
     print("polygrad demo: quantile regression MLP 1-64-64-3, pinball loss, Adam")
     dtype = _backend.default_dtype(on)
     print(f"backend {on.name}  device {on.device}  dtype {getattr(dtype, '__name__', dtype)}")

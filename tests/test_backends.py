@@ -1,11 +1,15 @@
 """Backend selection: set_backend, use_backend, POLYGRAD_BACKEND, moving Values between backends."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import polygrad as pg
-from conftest import BACKEND, run_python, to_numpy
+from conftest import BACKEND, ROOT, run_python, to_numpy
 
 pytestmark = pytest.mark.usefixtures("float64")
 
@@ -165,3 +169,10 @@ def test_values_move_from_every_backend_and_mixing_names_both(source):
     if source != BACKEND:
         with pytest.raises(pg.BackendError, match=rf"{source}.*{BACKEND}|{BACKEND}.*{source}"):
             _ = moved * x
+
+
+def test_demo_with_an_unknown_backend_says_so_without_a_traceback():
+    result = subprocess.run([sys.executable, "-m", "polygrad", "--steps", "1"], capture_output=True, text=True,
+                            env={**os.environ, "POLYGRAD_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 2
+    assert "unknown backend 'tensorflow'" in result.stderr and "Traceback" not in result.stderr
