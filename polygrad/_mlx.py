@@ -216,21 +216,36 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             return out
         return out.at[(slice(None),) * axis + (indices,)].add(values)
 
+    def reduced_shape(x, axis, keepdims):
+        axes = range(x.ndim) if axis is None else [a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)]
+        return [1 if i in axes else n for i, n in enumerate(x.shape) if keepdims or i not in axes]
+
     def chooser(find):
         def choose(x, /, *, axis=None, keepdims=False):
             if x.ndim == 0:  # MLX fails on a 0-d array with keepdims=True; the answer is 0
                 return find(x)
             if x.size == 0 and axis is not None and x.shape[axis]:
                 # Along a non-empty axis of an empty array the answer is empty; MLX refuses.
-                shape = list(x.shape)
-                shape[axis] = 1
-                return mx.zeros(shape if keepdims else shape[:axis] + shape[axis + 1:], dtype=mx.uint32)
+                return mx.zeros(reduced_shape(x, axis, keepdims), dtype=mx.uint32)
             return find(x, axis=axis, keepdims=keepdims)
         return choose
 
+    def empty_safe(reduce, identity):
+        """MLX 0.32 reduces an empty array (a view especially) over memory it never wrote:
+        sums of 1e-321, prod 0, mean inf, random counts. Every result element of an empty
+        input reduces nothing, so it is the reduction's identity."""
+        def reduction(x, /, *, axis=None, keepdims=False, **kwargs):
+            if x.size == 0:
+                dtype = reduce(mx.zeros((1,), dtype=x.dtype), **kwargs).dtype
+                return mx.full(reduced_shape(x, axis, keepdims), identity, dtype=dtype)
+            return reduce(x, axis=axis, keepdims=keepdims, **kwargs)
+        return reduction
+
+    any_ = empty_safe(mx.any, False)
+
     def all_(x, /, *, axis=None, keepdims=False):  # not all(): arange above uses the builtin
         # MLX's all() over an empty axis is False; the standard (and NumPy) say True
-        return mx.logical_not(mx.any(mx.logical_not(x), axis=axis, keepdims=keepdims))
+        return mx.logical_not(any_(mx.logical_not(x), axis=axis, keepdims=keepdims))
 
     names = dict(
         asarray=asarray, from_dlpack=from_dlpack, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
@@ -239,6 +254,8 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
         scatter=scatter, scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
-        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all_,
+        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all_, any=any_,
+        sum=empty_safe(mx.sum, 0), prod=empty_safe(mx.prod, 1), mean=empty_safe(mx.mean, math.nan),
+        count_nonzero=empty_safe(mx.count_nonzero, 0),
     )
     return names
