@@ -117,6 +117,8 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         return _with_correction(mx.std, x, axis, correction, keepdims)
 
     def _with_correction(reduce, x, axis, correction, keepdims):
+        if x.size == 0:  # every result element has N = 0: nan; MLX 0.32 hangs on empty views
+            return mx.full(reduced_shape(x, axis, keepdims), math.nan, dtype=x.dtype)
         if float(correction).is_integer():
             return reduce(x, axis=axis, keepdims=keepdims, ddof=int(correction))
         # a fractional correction: rescale the ddof=0 result

@@ -248,8 +248,9 @@ def test_value_array_attributes_and_conversions():
 @pytest.mark.parametrize("view", [False, True])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "mean of empty slice": nan is the answer
 def test_reductions_of_empty_arrays_are_their_identities(shape, axis, view):
-    """sum 0, prod 1, mean nan, count 0, all True, any False, every time: for arrays made from
-    empty NumPy arrays and for transposed views of them (MLX read memory it never wrote)."""
+    """sum 0, prod 1, mean/var/std nan, count 0, all True, any False, every time: for arrays
+    made from empty NumPy arrays and for transposed views of them (MLX read memory it never
+    wrote, and hung on var of a view)."""
     def made(data):
         x = pg.Value(np.ascontiguousarray(data.T))
         return pg.permute_dims(x, tuple(reversed(range(x.ndim)))) if view else pg.Value(data)
@@ -257,7 +258,8 @@ def test_reductions_of_empty_arrays_are_their_identities(shape, axis, view):
         x, flags = made(np.zeros(shape)), made(np.zeros(shape, dtype=bool))
         for got, identity in [(pg.sum(x, axis=axis), 0.0), (pg.prod(x, axis=axis), 1.0),
                               (pg.count_nonzero(x, axis=axis), 0), (pg.all(flags, axis=axis), True),
-                              (pg.any(flags, axis=axis), False), (pg.mean(x, axis=axis), np.nan)]:
+                              (pg.any(flags, axis=axis), False), (pg.mean(x, axis=axis), np.nan),
+                              (pg.var(x, axis=axis), np.nan), (pg.std(x, axis=axis, correction=1), np.nan)]:
             values = to_numpy(got)
             assert values.shape == np.sum(np.zeros(shape), axis=axis).shape
             assert np.all((values == identity) | (np.isnan(values) & np.isnan(identity))), (got.op, values)
