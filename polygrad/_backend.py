@@ -181,10 +181,11 @@ def _load_jax() -> Backend:
     np = importlib.import_module("numpy")
 
     def scatter(values, key, shape):
-        if any(k is None for k in key):
+        out = jnp.zeros(shape, dtype=values.dtype)
+        if any(k is None for k in key):  # as _standard_scatter: .at[] keys may not hold None
             key = tuple(k for k in key if k is not None)
-            values = jnp.reshape(values, jnp.zeros(shape)[key].shape)
-        return jnp.zeros(shape, dtype=values.dtype).at[key].set(values)
+            values = jnp.reshape(values, out[key].shape)
+        return out.at[key].set(values)
 
     def scatter_add(values, indices, shape, axis):
         key = (slice(None),) * axis + (indices,)
@@ -211,10 +212,8 @@ def _load_mlx() -> Backend:
 
     device = mx.default_device()
     float64_ok = device == mx.cpu
-    xp = ArrayNamespace("mlx", mx, **extensions(mx, np, float64_ok))
-
-    def evaluate(*arrays):
-        mx.eval(*arrays)
+    # MLX's setitem builds a new graph node (nothing is shared), so the standard scatter works.
+    xp = ArrayNamespace("mlx", mx, scatter=_standard_scatter(mx), **extensions(mx, np, float64_ok))
 
     def to_numpy(a):
         return np.asarray(a if a.dtype != mx.bfloat16 else a.astype(mx.float32))
@@ -222,7 +221,7 @@ def _load_mlx() -> Backend:
     return Backend(
         name="mlx", xp=xp, device=device,
         is_array=lambda obj: isinstance(obj, mx.array),
-        to_numpy=to_numpy, synchronize=lambda: mx.synchronize(), evaluate=evaluate,
+        to_numpy=to_numpy, synchronize=mx.synchronize, evaluate=mx.eval,
         boolean_masks=False,
     )
 

@@ -18,7 +18,7 @@ where a user expects data to exist: item()/numpy(), the end of backward(), an
 optimizer step, and timing; never inside a rule, so MLX can fuse the graph.
 
 MLX has no float64 on the GPU; float64 works on the CPU device only, and asking for
-it on the GPU is a DTypeError (raised by ``dtype_checker``).
+it on the GPU is a DTypeError (raised by ``check_dtype``).
 """
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         # a fractional correction: rescale the ddof=0 result
         n = math.prod(x.shape) if axis is None else math.prod(
             x.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
-        scale = n / max(n - correction, 0) if n - correction > 0 else float("inf")
+        scale = n / (n - correction) if n > correction else math.inf
         result = mx.var(x, axis=axis, keepdims=keepdims) * scale
         return mx.sqrt(result) if reduce is mx.std else result
 
@@ -204,14 +204,6 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
         return mx.swapaxes(x, -1, -2)
 
-    def scatter(values, key, shape):
-        out = mx.zeros(shape, dtype=values.dtype)
-        if any(k is None for k in key):  # setitem keys may not hold None: drop those axes
-            key = tuple(k for k in key if k is not None)
-            values = mx.reshape(values, out[key].shape)
-        out[key] = values  # MLX's setitem builds a new graph node; nothing is shared
-        return out
-
     def scatter_add(values, indices, shape, axis):
         out = mx.zeros(shape, dtype=values.dtype)
         if values.size == 0:  # nothing to add, and MLX's scatter rejects empty updates
@@ -255,7 +247,7 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         eye=eye, arange=arange, linspace=linspace, var=var, std=std, clip=clip, pow=pow,
         argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
-        scatter=scatter, scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
+        scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
         sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all_, any=any_,
         sum=empty_safe(mx.sum, 0), prod=empty_safe(mx.prod, 1), mean=empty_safe(mx.mean, math.nan),
         count_nonzero=empty_safe(mx.count_nonzero, 0),

@@ -60,9 +60,8 @@ def getitem(x: Value, key: Any) -> Value:
 
 def _check_integer_keys(key: tuple, shape: tuple) -> None:
     """Integers in a basic key against the axes they index (JAX would clamp them silently)."""
-    ints = [(i, k) for i, k in enumerate(_expand_ellipsis(key, len(shape), False))
-            if k is not None]
-    for axis, (_, k) in enumerate(ints):
+    consuming = [k for k in _expand_ellipsis(key, len(shape), False) if k is not None]
+    for axis, k in enumerate(consuming):
         size = shape[axis]
         if isinstance(k, int) and size is not None and not -size <= k < size:
             raise ShapeError(f"getitem: index {k} is out of bounds for axis {axis} of size {size} "

@@ -304,7 +304,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Valu
     ``backend`` (a name) makes it on that backend instead of the active one; a Value
     of another backend is moved there (as ``Value.to`` does).
     """
-    on = _backend.get_backend(backend) if isinstance(backend, str) else (backend or None)
+    on = _backend.get_backend(backend) if isinstance(backend, str) else backend
     if isinstance(obj, Value):
         if on is not None and on is not obj.backend:
             obj = obj.to(on.name)

@@ -424,14 +424,14 @@ def _short_repr(value: Any, limit: int = 60) -> str:
 
 
 def describe_failure(op: str, arrays: list, attrs: dict, exc: Exception,
-                     on: _backend.Backend | None = None) -> PolygradError:
+                     on: _backend.Backend) -> PolygradError:
     """The error to raise when the backend rejected an op: polygrad judges the shapes and
     dtypes itself where it can, since backends word (and type) their complaints differently."""
     shapes = [tuple(a.shape) for a in arrays]
     problem = _shape_problem(op, shapes, attrs)
     if problem:
         return ShapeError(f"{op}: {problem}")
-    if op == "take" and on is not None and not on.xp.isdtype(arrays[1].dtype, "integral"):
+    if op == "take" and not on.xp.isdtype(arrays[1].dtype, "integral"):
         return DTypeError(f"take: indices must be integers, got dtype {arrays[1].dtype} (input shape {shapes[0]})")
     dtypes = [str(a.dtype) for a in arrays]
     where = f"{op}: input shapes {', '.join(map(str, shapes))}; dtypes {', '.join(dtypes)}"

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 import polygrad as pg
-from backends import selected_backend_name, selected_backend_problem
-
-UNAVAILABLE = selected_backend_problem()
+from backends import selected_backend_name
+from backends.pytest_plugin import UNAVAILABLE  # probed once, by the plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOAT_NAMES = ("float32", "float64")
