@@ -1,7 +1,7 @@
 """What nox, CI and the conformance suite need to know about each backend.
 
 One module per backend, each defining ``SPEC``. Adding a backend: write its loader in
-polygrad/_backend.py and a module here, and list it in ``NAMES``.
+a loader module in polygrad/_backend/ and a module here, and list it in ``NAMES``.
 """
 from __future__ import annotations
 

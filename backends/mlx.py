@@ -1,6 +1,6 @@
 """MLX: Apple silicon (Metal GPU) on macOS; the CPU through mlx[cpu] on Linux (tested in CI).
 
-mlx.core follows the standard loosely; polygrad/_mlx.py is the shim. MLX is lazy:
+mlx.core follows the standard loosely; polygrad/_backend/mlx.py is the shim. MLX is lazy:
 polygrad evaluates at item()/numpy(), the end of backward() and an optimizer step.
 """
 from . import BackendSpec

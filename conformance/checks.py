@@ -32,7 +32,7 @@ import polygrad as pg
 from polygrad._backend import ArrayNamespace
 from polygrad.rules import RULES
 from polygrad.testing import scaled_error
-from polygrad.value import apply
+from polygrad._graph import apply
 
 from . import config, oracle
 from .inputs import Dtype, Example

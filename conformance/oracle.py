@@ -104,12 +104,24 @@ def _table() -> dict[str, Callable]:
 _TABLE: dict[str, Callable] | None = None
 
 
+# Where the table has no entry, JAX's function of the op's name: "tan" -> jnp.tan,
+# "linalg.solve" -> jnp.linalg.solve, "fft.rfft" -> jnp.fft.rfft, "special.erf" ->
+# jax.scipy.special.erf. An entry in the table is needed only where the names or the
+# signatures differ.
+def _by_name(op: str) -> Callable | None:
+    jax, jnp = jax_modules()
+    import jax.scipy.special
+    family, _, name = op.rpartition(".")
+    module = {"": jnp, "linalg": jnp.linalg, "fft": jnp.fft, "special": jax.scipy.special}.get(family)
+    return getattr(module, name, None) if module is not None else None
+
+
 def function(op: str) -> Callable:
     """JAX's function for ``op``; a LookupError naming the op where there is none."""
     global _TABLE
     if _TABLE is None:
         _TABLE = _table()
-    found = _TABLE.get(op)
+    found = _TABLE.get(op) or _by_name(op)
     if found is None:
         raise LookupError(
             f"{op}: no JAX oracle; add JAX's function for it to conformance/oracle.py "
@@ -121,7 +133,8 @@ def function(op: str) -> Callable:
 def missing() -> list[str]:
     """Ops with a gradient but no JAX function: must be empty."""
     function("add")
-    return sorted(op for op, rule in RULES.items() if rule.differentiable and op not in _TABLE)
+    return sorted(op for op, rule in RULES.items()
+                  if rule.differentiable and op not in _TABLE and _by_name(op) is None)
 
 
 _COMPILED: dict = {}

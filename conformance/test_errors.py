@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import polygrad as pg
-from polygrad.value import apply
+from polygrad._graph import apply
 
 from .checks import declared, quiet
 from .inputs import BINARY

@@ -12,11 +12,9 @@ The array-API functions (pg.exp, pg.sum, pg.matmul...) are re-exported from
 from . import nn as nn
 from . import optim as optim
 from . import testing as testing
-from .autodiff import enable_grad as enable_grad
-from .autodiff import grad as grad
-from .autodiff import no_grad as no_grad
-from .autodiff import stop_gradient as stop_gradient
-from .autodiff import value_and_grad as value_and_grad
+from ._state import enable_grad as enable_grad
+from ._state import is_grad_enabled as is_grad_enabled
+from ._state import no_grad as no_grad
 from ._backend import Backend as Backend
 from ._backend import available_backends as available_backends
 from ._backend import backend as backend
@@ -33,15 +31,13 @@ from .errors import ShapeError as ShapeError
 from .namespace import *  # noqa: F403 - the array-API functions, listed in namespace.__all__
 from .namespace import __all__ as _namespace_all
 from .namespace import __array_api_version__ as __array_api_version__
+from .replay import placeholder as placeholder
 from .rules import RULES as RULES
+from .transforms import grad as grad
+from .transforms import value_and_grad as value_and_grad
 from .value import Value as Value
 
 __version__ = "0.1.0"
-
-
-def placeholder(shape, *, name: str, dtype=None) -> Value:
-    """A named input fed later with ``root.forward(name=array)``; None in shape means any size."""
-    return Value(shape=shape, name=name, dtype=dtype)
 
 
 def __getattr__(name: str):
@@ -50,7 +46,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "stop_gradient",
+    "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError",

@@ -11,7 +11,7 @@ import numbers
 from typing import Any
 
 from .errors import ShapeError
-from .value import Value, apply
+from ._graph import Value, apply
 
 __all__ = ["getitem"]
 
@@ -110,8 +110,9 @@ def _advanced(x: Value, key: tuple) -> Value:
         if isinstance(index, int):
             index = index % size if size else index
         else:
-            index = apply("where", index < 0, index + size, index)
-        flat = index * stride + flat
+            index = apply("where", apply("less", index, 0), apply("add", index, size), index)
+        term = apply("multiply", index, stride) if isinstance(index, Value) else index * stride
+        flat = apply("add", term, flat) if isinstance(term, Value) or isinstance(flat, Value) else term + flat
         stride *= size
     if not isinstance(flat, Value):
         flat = _as_index(x.backend.asarray(flat, dtype=x.backend.xp.int64), x)

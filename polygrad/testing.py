@@ -7,7 +7,9 @@ from typing import Any, Callable, Sequence
 import array_api_compat
 
 from . import _backend
-from .autodiff import grad, no_grad, toposort
+from ._state import no_grad
+from .engine import toposort
+from .transforms import grad
 from .errors import PolygradError
 from .value import Value
 

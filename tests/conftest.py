@@ -39,11 +39,11 @@ def _restore_settings():
         return
     backend_name = pg.backend().name
     dtype_name = default_dtype_name()
-    grad_mode = pg.value.is_grad_enabled()
+    grad_mode = pg.is_grad_enabled()
     yield
     pg.set_backend(backend_name)
     pg.set_default_dtype(dtype_name)
-    pg.value._GradMode.enabled = grad_mode
+    pg._state._grad_enabled.set(grad_mode)
 
 
 @pytest.fixture

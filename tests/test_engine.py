@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import polygrad as pg
-from polygrad.autodiff import toposort
+from polygrad.engine import toposort
 from conftest import requires_jax, run_python, to_numpy
 
 pytestmark = pytest.mark.usefixtures("float64")
@@ -111,7 +111,7 @@ def test_topological_order_is_parents_first_and_deterministic():
 def test_topological_order_does_not_depend_on_hash_seed():
     code = (
         "import numpy as np, polygrad as pg\n"
-        "from polygrad.autodiff import toposort\n"
+        "from polygrad.engine import toposort\n"
         "xs = [pg.Value(np.ones(2), name=f'x{i}') for i in range(6)]\n"
         "y = xs[0]\n"
         "for i, x in enumerate(xs[1:]):\n"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import polygrad as pg
-from polygrad.autodiff import toposort
+from polygrad.engine import toposort
 from conftest import to_numpy
 
 pytestmark = pytest.mark.usefixtures("float64")

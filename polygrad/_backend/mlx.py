@@ -22,12 +22,34 @@ it on the GPU is a DTypeError (raised by ``check_dtype``).
 """
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any, Callable
 
-from .errors import DTypeError
+from ..errors import DTypeError
+from ._record import ArrayNamespace, Backend
+from ._scatter import standard_scatter
 
-__all__ = ["extensions"]
+__all__ = ["load", "extensions"]
+
+
+def load() -> Backend:
+    mx = importlib.import_module("mlx.core")
+    np = importlib.import_module("numpy")
+    device = mx.default_device()
+    float64_ok = device == mx.cpu
+    # MLX's setitem builds a new graph node (nothing is shared), so the standard scatter works.
+    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), **extensions(mx, np, float64_ok))
+
+    def to_numpy(a):
+        return np.asarray(a if a.dtype != mx.bfloat16 else a.astype(mx.float32))
+
+    return Backend(
+        name="mlx", xp=xp, device=device,
+        is_array=lambda obj: isinstance(obj, mx.array),
+        to_numpy=to_numpy, synchronize=mx.synchronize, evaluate=mx.eval,
+        boolean_masks=False,
+    )
 
 
 def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:

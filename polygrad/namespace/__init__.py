@@ -8,13 +8,15 @@ names (``float32``...) resolve to the active backend's dtypes.
 from __future__ import annotations
 
 import builtins
+import sys
 from typing import Any, Sequence
 
-from . import _backend
-from .autodiff import stop_gradient
-from .errors import ShapeError
-from .rules import normalize_axes
-from .value import Value, apply, broadcast_shapes
+from .. import _backend, engine
+from .._graph import Value, apply
+from ..errors import ShapeError
+from ..rules import broadcast_shapes, normalize_axes
+from . import linalg
+from .linalg import matmul, matrix_transpose, tensordot, vecdot
 
 __array_api_version__ = "2024.12"
 
@@ -40,6 +42,7 @@ def divide(x1, x2, /): return apply("divide", x1, x2)
 def pow(x1, x2, /): return apply("pow", x1, x2)  # noqa: A001
 def negative(x, /): return apply("negative", x)
 def positive(x, /): return x
+def stop_gradient(x, /): return apply("stop_gradient", x)
 def exp(x, /): return apply("exp", x)
 def log(x, /): return apply("log", x)
 def log1p(x, /): return apply("log1p", x)
@@ -133,24 +136,6 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial: bool = Fals
     n = x.shape[axis]
     pieces = [prod(x[before + (slice(0, k), ...)], axis=axis) for k in range(0 if include_initial else 1, n + 1)]
     return stack(pieces, axis=axis) if pieces else x
-
-
-# -- linear algebra -----------------------------------------------------------------------------
-
-def matmul(x1, x2, /): return apply("matmul", x1, x2)
-
-
-def tensordot(x1, x2, /, *, axes=2):
-    if not isinstance(axes, int):
-        axes = (tuple(axes[0]), tuple(axes[1]))
-    return apply("tensordot", x1, x2, axes=axes)
-
-
-def vecdot(x1, x2, /, *, axis: int = -1):
-    return sum(multiply(x1, x2), axis=axis)
-
-
-def matrix_transpose(x, /): return apply("matrix_transpose", x)
 
 
 # -- shape -------------------------------------------------------------------------------------------
@@ -369,8 +354,8 @@ __all__ = [
     "sigmoid", "relu", "softmax", "log_softmax", "logsumexp",
     # reductions
     "sum", "mean", "prod", "max", "min", "var", "std", "cumulative_prod",
-    # linear algebra
-    "matmul", "tensordot", "vecdot", "matrix_transpose",
+    # linear algebra (also in the linalg submodule, as the standard has them)
+    "matmul", "tensordot", "vecdot", "matrix_transpose", "linalg",
     # shape and indexing
     "reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to", "broadcast_arrays",
     "concat", "stack", "moveaxis", "flip", "take",
@@ -385,3 +370,5 @@ __all__ = [
     "asarray", "zeros", "ones", "empty", "eye", "linspace", "full", "arange", "zeros_like",
     "ones_like", "empty_like", "full_like",
 ]
+
+engine.graph_namespace(sys.modules[__name__])  # create_graph runs the vjps with this namespace

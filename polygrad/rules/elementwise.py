@@ -1,0 +1,263 @@
+"""Elementwise rules: arithmetic, functions of one or two arrays, where, clip, astype."""
+from __future__ import annotations
+
+
+from ._core import defrule, scalar, tie_masks
+
+
+# -- arithmetic ------------------------------------------------------------------------
+
+@defrule("add", broadcasts=True)
+def add(xp, a, b):
+    """a + b"""
+    return xp.add(a, b)
+
+
+@add.defvjp
+def add_vjp(xp, g, out, a, b):
+    return g, g
+
+
+@defrule("subtract", broadcasts=True)
+def subtract(xp, a, b):
+    """a - b"""
+    return xp.subtract(a, b)
+
+
+@subtract.defvjp
+def subtract_vjp(xp, g, out, a, b):
+    return g, lambda: xp.negative(g)
+
+
+@defrule("multiply", broadcasts=True)
+def multiply(xp, a, b):
+    """a * b"""
+    return xp.multiply(a, b)
+
+
+@multiply.defvjp
+def multiply_vjp(xp, g, out, a, b):
+    return lambda: g * b, lambda: g * a
+
+
+@defrule("divide", domain=("real", "nonzero"), broadcasts=True)
+def divide(xp, a, b):
+    """a / b"""
+    return xp.divide(a, b)
+
+
+@divide.defvjp
+def divide_vjp(xp, g, out, a, b):
+    return lambda: g / b, lambda: xp.negative(g) * out / b
+
+
+@defrule("negative")
+def negative(xp, x):
+    """-x"""
+    return xp.negative(x)
+
+
+@negative.defvjp
+def negative_vjp(xp, g, out, x):
+    return (xp.negative(g),)
+
+
+@defrule("pow", domain=("positive", "real"), broadcasts=True)
+def pow(xp, a, b):  # noqa: A001 - the array API's name
+    """a ** b. d/db uses log(a) with a == 0 read as 1, as JAX does."""
+    return xp.pow(a, b)
+
+
+@pow.defvjp
+def pow_vjp(xp, g, out, a, b):
+    def grad_a():
+        # x ** 0 is constant: gradient 0 even at x == 0, where b * a ** (b - 1) is 0 * inf
+        # (jax.grad(lambda x: x ** 0) agrees).
+        zero = scalar(xp, 0.0, b)
+        return g * xp.where(b == zero, zero, b * xp.pow(a, b - scalar(xp, 1.0, b)))
+
+    def grad_b():
+        safe_a = xp.where(a == scalar(xp, 0.0, a), scalar(xp, 1.0, a), a)
+        return g * out * xp.log(safe_a)
+    return grad_a, grad_b
+
+
+# -- elementwise functions -------------------------------------------------------------
+
+@defrule("exp")
+def exp(xp, x):
+    """e ** x"""
+    return xp.exp(x)
+
+
+@exp.defvjp
+def exp_vjp(xp, g, out, x):
+    return (g * out,)
+
+
+@defrule("log", domain="positive")
+def log(xp, x):
+    """natural logarithm"""
+    return xp.log(x)
+
+
+@log.defvjp
+def log_vjp(xp, g, out, x):
+    return (g / x,)
+
+
+@defrule("log1p", domain="above_minus_one")
+def log1p(xp, x):
+    """log(1 + x), accurate near 0"""
+    return xp.log1p(x)
+
+
+@log1p.defvjp
+def log1p_vjp(xp, g, out, x):
+    return (g / (x + scalar(xp, 1.0, x)),)
+
+
+@defrule("expm1")
+def expm1(xp, x):
+    """exp(x) - 1, accurate near 0"""
+    return xp.expm1(x)
+
+
+@expm1.defvjp
+def expm1_vjp(xp, g, out, x):
+    return (g * (out + scalar(xp, 1.0, out)),)
+
+
+@defrule("sqrt", domain="positive")
+def sqrt(xp, x):
+    """square root; its gradient at 0 is inf, as in JAX"""
+    return xp.sqrt(x)
+
+
+@sqrt.defvjp
+def sqrt_vjp(xp, g, out, x):
+    return (g / (scalar(xp, 2.0, out) * out),)
+
+
+@defrule("sin")
+def sin(xp, x):
+    """sine"""
+    return xp.sin(x)
+
+
+@sin.defvjp
+def sin_vjp(xp, g, out, x):
+    return (g * xp.cos(x),)
+
+
+@defrule("cos")
+def cos(xp, x):
+    """cosine"""
+    return xp.cos(x)
+
+
+@cos.defvjp
+def cos_vjp(xp, g, out, x):
+    return (xp.negative(g) * xp.sin(x),)
+
+
+@defrule("tanh")
+def tanh(xp, x):
+    """hyperbolic tangent"""
+    return xp.tanh(x)
+
+
+@tanh.defvjp
+def tanh_vjp(xp, g, out, x):
+    return (g * (scalar(xp, 1.0, out) - out * out),)
+
+
+@defrule("abs")
+def abs(xp, x):  # noqa: A001 - the array API's name
+    """|x|; its gradient at 0 is 1, as JAX's"""
+    return xp.abs(x)
+
+
+@abs.defvjp
+def abs_vjp(xp, g, out, x):
+    return (xp.where(x >= scalar(xp, 0.0, x), g, xp.negative(g)),)
+
+
+@defrule("sign")
+def sign(xp, x):
+    """-1, 0 or 1; its gradient is 0 everywhere"""
+    return xp.sign(x)
+
+
+@sign.defvjp
+def sign_vjp(xp, g, out, x):
+    return (xp.zeros_like(x),)
+
+
+@defrule("maximum", broadcasts=True)
+def maximum(xp, a, b):
+    """elementwise max; ties share the gradient equally, as in JAX"""
+    return xp.maximum(a, b)
+
+
+@maximum.defvjp
+def maximum_vjp(xp, g, out, a, b):
+    mask_a, mask_b = tie_masks(xp, a, b, out)
+    return lambda: g * mask_a, lambda: g * mask_b
+
+
+@defrule("minimum", broadcasts=True)
+def minimum(xp, a, b):
+    """elementwise min; ties share the gradient equally, as in JAX"""
+    return xp.minimum(a, b)
+
+
+@minimum.defvjp
+def minimum_vjp(xp, g, out, a, b):
+    mask_a, mask_b = tie_masks(xp, a, b, out)
+    return lambda: g * mask_a, lambda: g * mask_b
+
+
+@defrule("where", broadcasts=True)
+def where(xp, condition, a, b):
+    """a where condition holds, else b"""
+    return xp.where(condition, a, b)
+
+
+@where.defvjp
+def where_vjp(xp, g, out, condition, a, b):
+    zero = scalar(xp, 0.0, g)
+    return None, lambda: xp.where(condition, g, zero), lambda: xp.where(condition, zero, g)
+
+
+@defrule("clip")
+def clip(xp, x, *, min=None, max=None):  # noqa: A002 - the array API's names
+    """x limited to [min, max]; at a bound the gradient is halved, as jnp.clip's"""
+    return xp.clip(x, min=min, max=max)
+
+
+@clip.defvjp
+def clip_vjp(xp, g, out, x, *, min=None, max=None):  # noqa: A002
+    # jnp.clip is minimum(maximum(x, min), max): a value equal to a bound ties there.
+    factor, inner = None, x
+    if min is not None:
+        low = scalar(xp, min, x)
+        clipped = xp.maximum(inner, low)
+        factor = tie_masks(xp, inner, low, clipped)[0]
+        inner = clipped
+    if max is not None:
+        high = scalar(xp, max, x)
+        upper = tie_masks(xp, inner, high, xp.minimum(inner, high))[0]
+        factor = upper if factor is None else factor * upper
+    return (g if factor is None else g * factor,)
+
+
+@defrule("astype")
+def astype(xp, x, *, dtype):
+    """x converted to another float dtype"""
+    return xp.astype(x, dtype)
+
+
+@astype.defvjp
+def astype_vjp(xp, g, out, x, *, dtype):
+    return (xp.astype(g, x.dtype),)
