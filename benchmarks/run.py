@@ -30,25 +30,46 @@ def _timed(step, on) -> float:
 
 
 def measure(name: str, repeats: int, warmup: int = 3, batch: int | None = None) -> dict:
+    """Median times of the workload's variants, run in turn (eager, replay, hand-written)."""
     on = pg.backend()
     workload = WORKLOADS[name]() if batch is None else WORKLOADS[name](batch=batch)
+    steps = {"polygrad": workload.polygrad_step, "handwritten": workload.handwritten_step}
+    if workload.replay_step is not None:
+        steps["replay"] = workload.replay_step
     for _ in range(warmup):
-        _timed(workload.polygrad_step, on)
-        _timed(workload.handwritten_step, on)
-    polygrad_times, handwritten_times = [], []
+        for step in steps.values():
+            _timed(step, on)
+    times: dict[str, list[float]] = {variant: [] for variant in steps}
     for _ in range(repeats):
-        polygrad_times.append(_timed(workload.polygrad_step, on))
-        handwritten_times.append(_timed(workload.handwritten_step, on))
-    pg_median = statistics.median(polygrad_times)
-    hw_median = statistics.median(handwritten_times)
-    return {
+        for variant, step in steps.items():
+            times[variant].append(_timed(step, on))
+    medians = {variant: statistics.median(t) for variant, t in times.items()}
+    result = {
         "workload": name,
         "description": workload.description,
         "repeats": repeats,
-        "polygrad_median_s": pg_median,
-        "handwritten_median_s": hw_median,
-        "ratio": pg_median / hw_median,
+        "polygrad_median_s": medians["polygrad"],
+        "handwritten_median_s": medians["handwritten"],
+        "ratio": medians["polygrad"] / medians["handwritten"],
     }
+    if "replay" in medians:
+        result["replay_median_s"] = medians["replay"]
+        result["replay_ratio"] = medians["replay"] / medians["handwritten"]
+    if workload.ops:
+        result["ops_per_step"] = workload.ops
+        result["polygrad_us_per_op"] = medians["polygrad"] / workload.ops * 1e6
+    return result
+
+
+def cpu_times() -> tuple[float, float] | None:
+    """(busy, total) jiffies of all CPUs, from /proc/stat; None where it is missing."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [float(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)
 
 
 def machine() -> dict:
@@ -81,8 +102,18 @@ def main(argv=None) -> int:
     if args.backend:
         pg.set_backend(args.backend)
     on = pg.backend()
+    cpu_before, own_before = cpu_times(), os.times()
     results = [measure(name, args.repeats, batch=args.mlp_batch if name == "mlp_step" else None)
                for name in (args.workload or sorted(WORKLOADS))]
+    cpu_after, own_after = cpu_times(), os.times()
+    quiet = None
+    if cpu_before and cpu_after:
+        ticks = os.sysconf("SC_CLK_TCK")
+        busy = (cpu_after[0] - cpu_before[0]) / ticks
+        own = (own_after.user + own_after.system) - (own_before.user + own_before.system)
+        total = (cpu_after[1] - cpu_before[1]) / ticks
+        quiet = {"other_processes_cpu_share": max(busy - own, 0.0) / total if total else None,
+                 "note": "CPU time used by other processes over the run, as a share of all CPUs"}
     report = {
         "backend": on.name,
         "device": str(on.device),
@@ -90,12 +121,18 @@ def main(argv=None) -> int:
         "dtype": "float32",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
+        "quietness": quiet,
         "results": results,
     }
     print(f"backend {on.name} on {args.device_name or on.device}")
-    print(f"{'workload':<16}{'polygrad ms':>14}{'hand-written ms':>18}{'ratio':>8}")
+    print(f"{'workload':<24}{'polygrad ms':>12}{'hand-written ms':>16}{'ratio':>8}{'replay ratio':>14}{'us/op':>8}")
     for r in results:
-        print(f"{r['workload']:<16}{r['polygrad_median_s'] * 1e3:>14.2f}{r['handwritten_median_s'] * 1e3:>18.2f}{r['ratio']:>8.3f}")
+        replay = f"{r['replay_ratio']:.3f}" if "replay_ratio" in r else "-"
+        per_op = f"{r['polygrad_us_per_op']:.1f}" if "polygrad_us_per_op" in r else "-"
+        print(f"{r['workload']:<24}{r['polygrad_median_s'] * 1e3:>12.2f}{r['handwritten_median_s'] * 1e3:>16.2f}"
+              f"{r['ratio']:>8.3f}{replay:>14}{per_op:>8}")
+    if quiet and quiet["other_processes_cpu_share"] is not None:
+        print(f"other processes used {quiet['other_processes_cpu_share']:.0%} of the CPUs during the run")
     if args.out:
         os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
         with open(args.out, "w") as f:
