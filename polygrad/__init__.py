@@ -25,6 +25,7 @@ from ._backend import use_backend as use_backend
 from .errors import BackendError as BackendError
 from .errors import DTypeError as DTypeError
 from .errors import GradientError as GradientError
+from .errors import IndexingError as IndexingError
 from .errors import OpError as OpError
 from .errors import PolygradError as PolygradError
 from .errors import ShapeError as ShapeError
@@ -49,6 +50,6 @@ __all__ = [
     "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
-    "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError",
+    "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
     *_namespace_all,
 ]

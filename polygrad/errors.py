@@ -23,3 +23,7 @@ class OpError(PolygradError, ValueError):
 
 class GradientError(PolygradError, RuntimeError):
     """A gradient cannot be computed (no rule, a placeholder never fed...)."""
+
+
+class IndexingError(PolygradError, IndexError):
+    """An index out of range for its axis, or more indices than the Value has axes."""
