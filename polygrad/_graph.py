@@ -164,14 +164,15 @@ def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
     return data
 
 
-# (backend, dtype, type, value[, sign of zero]) -> constant leaf. Python numbers in
-# expressions are lifted once: array-api-compat's asarray costs 3 us on NumPy, ~460 us on JAX.
+# (backend, dtype, type, value, sign) -> constant leaf. Python numbers in expressions are
+# lifted once: array-api-compat's asarray costs 3 us on NumPy, ~460 us on JAX. The sign
+# tells 0.0 from -0.0, which compare (and hash) equal.
 _constants: dict = {}
 _CONSTANTS_KEPT = 4096
 
 
 def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
-    key = (on, dtype, type(obj), obj, math.copysign(1.0, obj) if obj == 0 else 0.0)
+    key = (on, dtype, obj.__class__, obj, obj == 0 and math.copysign(1.0, obj) < 0)
     found = _constants.get(key)
     if found is None:
         data = on.asarray(obj, dtype=dtype)
@@ -186,17 +187,16 @@ def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
     return found
 
 
-def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> Value:
-    """A raw array or Python number met in an expression: a constant leaf."""
+def _constant(obj: Any, on: _backend.Backend, like_dtype: Any, op: str) -> Value:
+    """A raw array or Python number met in an expression: a constant leaf. Python numbers
+    take ``like_dtype`` (the first float Value's dtype, else the first Value's) where it
+    is a float or the number an integer, else the default float dtype."""
     if isinstance(obj, bool):
         return _number_constant(obj, on.xp.bool, on)
-    if isinstance(obj, numbers.Number):
-        like_dtype = None if like is None else like.dtype
-        if like_dtype is not None and (on.is_float(like_dtype) or isinstance(obj, numbers.Integral)):
-            dtype = like_dtype
-        else:
-            dtype = _backend.default_dtype(on)
-        return _number_constant(obj, dtype, on)
+    if isinstance(obj, (float, int)) or isinstance(obj, numbers.Number):
+        if like_dtype is None or not (isinstance(obj, numbers.Integral) or on.is_float(like_dtype)):
+            like_dtype = _backend.default_dtype(on)
+        return _number_constant(obj, like_dtype, on)
     if on.is_array(obj) or hasattr(obj, "__array__") or hasattr(obj, "__dlpack__"):
         data = obj if on.is_array(obj) else on.asarray(obj)
         if on.is_float(data.dtype) and data.dtype != (default := _backend.default_dtype(on)):
@@ -205,56 +205,70 @@ def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> 
     raise TypeError(f"{op}: cannot use an object of type {type(obj).__name__} as an operand")
 
 
-def _dtype_source(inputs: tuple, on: _backend.Backend) -> "Value | None":
-    """The Value whose dtype Python numbers take: the first float one, else the first."""
-    first = None
+def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
+    """inputs with every non-Value lifted to a constant leaf of backend ``on``."""
+    like_dtype = None
     for x in inputs:
         if isinstance(x, Value) and (x.data is not None or x._dtype is not None):
-            if on.is_float(x.dtype):
-                return x
-            first = first or x
-    return first
+            dtype = x.dtype
+            if on.is_float(dtype):
+                like_dtype = dtype
+                break
+            if like_dtype is None:
+                like_dtype = dtype
+    return tuple(x if isinstance(x, Value) else _constant(x, on, like_dtype, op) for x in inputs)
+
+
+def _mixed_backends(op: str, first: _backend.Backend, second: _backend.Backend) -> BackendError:
+    return BackendError(
+        f"{op}: cannot mix a {first.name} Value and a {second.name} Value in one "
+        f"expression; move one with .to({first.name!r}) or .to({second.name!r})"
+    )
 
 
 # -- apply ---------------------------------------------------------------------------------
 
 def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
-    """Run rule ``op`` on ``inputs`` (Values, arrays or numbers) and record the node."""
+    """Run rule ``op`` on ``inputs`` (Values, arrays or numbers) and record the node.
+
+    The hot path of eager polygrad: one pass over the inputs for the backend, one for
+    data and gradients; no work for gradients when recording is off or the rule has none.
+    """
     rule = RULES[op]
     on = None
-    all_values = True
+    lift = False
     for x in inputs:
         if isinstance(x, Value):
             if on is None:
                 on = x.backend
             elif x.backend is not on:
-                raise BackendError(
-                    f"{op}: cannot mix a {on.name} Value and a {x.backend.name} Value in one "
-                    f"expression; move one with .to({on.name!r}) or .to({x.backend.name!r})"
-                )
+                raise _mixed_backends(op, on, x.backend)
         else:
-            all_values = False
+            lift = True
     if on is None:
         on = _backend.backend()
-    if all_values:
-        parents = inputs
-    else:
-        like = _dtype_source(inputs, on)
-        parents = tuple(x if isinstance(x, Value) else _constant(x, on, like, op) for x in inputs)
+    parents = _lift(inputs, on, op) if lift else inputs
     recording = _grad_enabled()
     requires = False
-    if recording and rule.vjp is not None:
-        for p in parents:
-            if p.requires_grad:
-                requires = True
-                break
+    arrays = []
     for p in parents:
-        if p.data is None:  # a placeholder upstream: computed at forward()
+        data = p.data
+        if data is None:  # a placeholder upstream: computed at forward()
+            requires = recording and rule.vjp is not None and any(q.requires_grad for q in parents)
             return Value._node(None, op, parents, attrs or _NO_ATTRS, requires, on)
-    out = run_forward(rule, on, [p.data for p in parents], attrs, parents)
+        arrays.append(data)
+        if p.requires_grad:
+            requires = True
+    try:
+        out = rule.forward(on.xp, *arrays, **attrs)
+    except PolygradError:
+        raise
+    except Exception as exc:  # the backend's own error type varies: name the op instead
+        raise describe_failure(rule, arrays, attrs, exc, on) from exc
     if not recording:
         return Value._node(out, None, (), _NO_ATTRS, False, on)
-    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires and on.is_float(out.dtype), on)
+    requires = requires and rule.vjp is not None and on.is_float(out.dtype)
+    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
 
 
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):

@@ -154,16 +154,23 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
             if node.op is None:
                 continue
             parents = node.parents
-            if create_graph:
-                cts = _run_vjp(node, xp, ct, node, parents)
-            else:
-                cts = _run_vjp(node, xp, ct, node.data, [p.data for p in parents])
+            try:
+                if create_graph:
+                    cts = RULES[node.op].vjp(xp, ct, node, *parents, **node.attrs)
+                else:
+                    cts = RULES[node.op].vjp(xp, ct, node.data, *[p.data for p in parents], **node.attrs)
+            except PolygradError:
+                raise
+            except Exception as exc:
+                raise _vjp_failure(node, exc) from exc
             for parent, pct in zip(parents, cts):
                 if pct is None or not (parent.requires_grad if on_path is None else id(parent) in on_path):
                     continue
-                if callable(pct) and not isinstance(pct, Value):
+                if callable(pct):  # computed only now that this input needs it
                     pct = pct()
-                pct = unbroadcast(xp, pct, parent.shape)
+                shape = parent.shape
+                if pct.shape != shape:
+                    pct = unbroadcast(xp, pct, shape)
                 if pct.dtype != parent.dtype:
                     pct = xp.astype(pct, parent.dtype)
                 previous = parent._ct
@@ -179,16 +186,9 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     return results
 
 
-def _run_vjp(node: Value, xp: Any, ct: Any, out: Any, args: Sequence) -> Sequence:
-    try:
-        return RULES[node.op].vjp(xp, ct, out, *args, **node.attrs)
-    except PolygradError:
-        raise
-    except Exception as exc:
-        shapes = ", ".join(str(p.shape) for p in node.parents)
-        raise GradientError(
-            f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}"
-        ) from exc
+def _vjp_failure(node: Value, exc: Exception) -> GradientError:
+    shapes = ", ".join(str(p.shape) for p in node.parents)
+    return GradientError(f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}")
 
 
 def backward(root: Value, grad: Any = None, *, create_graph: bool = False) -> None:
