@@ -29,6 +29,9 @@ from .errors import IndexingError as IndexingError
 from .errors import OpError as OpError
 from .errors import PolygradError as PolygradError
 from .errors import ShapeError as ShapeError
+from .errors import StateDictError as StateDictError
+from .io import load as load
+from .io import save as save
 from .namespace import *  # noqa: F403 - the array-API functions, listed in namespace.__all__
 from .namespace import __all__ as _namespace_all
 from .namespace import __array_api_version__ as __array_api_version__
@@ -51,5 +54,6 @@ __all__ = [
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
+    "StateDictError", "save", "load",
     *_namespace_all,
 ]

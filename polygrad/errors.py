@@ -27,3 +27,8 @@ class GradientError(PolygradError, RuntimeError):
 
 class IndexingError(PolygradError, IndexError):
     """An index out of range for its axis, or more indices than the Value has axes."""
+
+
+class StateDictError(PolygradError, ValueError):
+    """A state (from state_dict() or a checkpoint) that does not fit the module or optimizer
+    it is loaded into: missing or unexpected names, or arrays of the wrong shape."""
