@@ -10,6 +10,7 @@ import math
 from typing import Any, Callable, Iterator, Sequence
 
 from . import namespace as pn
+from .transforms.functional_call import functional_call as functional_call  # noqa: F401 - pg.nn.functional_call
 from .value import Value
 
 __all__ = ["Module", "Linear", "MLP", "pinball_loss", "softmax_cross_entropy"]
