@@ -60,8 +60,9 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Value", "placeholder", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd",
-    "jacobian", "hessian", "checkpoint", "remat", "custom_vjp", "custom_jvp", "defop", "tree", "no_grad", "enable_grad", "is_grad_enabled",
+    "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled",
+    "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "checkpoint", "remat",
+    "custom_vjp", "custom_jvp", "defop", "tree",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",

@@ -231,9 +231,10 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
         nested = trace.nested
         linear = _Linearization(trace)
         blocks = [[[] for _ in trace.inputs] for _ in trace.out_leaves]
+        zeros = [_zero_like(t, nested) for t in trace.inputs]
         for i, x in enumerate(trace.inputs):
             for j in range(_size(tuple(x.shape))):
-                tangents = [_zero_like(t, nested) for t in trace.inputs]
+                tangents = list(zeros)
                 tangents[i] = _basis(x, j, nested)
                 columns = linear(tangents, nested)
                 for k, leaf in enumerate(trace.out_leaves):
