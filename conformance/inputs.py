@@ -24,6 +24,7 @@ from hypothesis.extra.array_api import make_strategies_namespace
 
 import polygrad as pg
 from polygrad.rules import RULES, normalize_axes
+from polygrad.transforms._call import Call
 
 from . import config
 
@@ -376,6 +377,25 @@ def logical(arity: int) -> Callable:
     return elementwise(arity, kinds=("bool",) * arity)
 
 
+class _TimesSin(Call):
+    """The ``call`` op's example: x * sin(x) computed by a function object, as checkpoint
+    and custom_vjp nodes compute theirs (the op only delegates to its ``fn``). The JAX
+    oracle differentiates ``forward`` itself, so the hand-written ``vjp`` is checked."""
+
+    name = "x * sin(x)"
+
+    def forward(self, xp, x):
+        return x * xp.sin(x)
+
+    def vjp(self, xp, g, out, x):
+        return (g * (xp.sin(x) + x * xp.cos(x)),)
+
+
+@st.composite
+def call(draw, op):
+    return example(draw, [array(draw, draw(shapes()), "real")], {"fn": _TimesSin()})
+
+
 # -- the table -------------------------------------------------------------------------------
 # op -> a function of the op name -> strategy of Example. Ops with a
 # gradient are checked three ways, ops without one by their forward only. Attributes
@@ -427,6 +447,8 @@ GENERATORS: dict[str, Callable] = {
     "searchsorted": searchsorted,
     "nonzero": nonzero,
     "astype": astype,
+    # a function run as one node (checkpoint, custom_vjp, custom_jvp)
+    "call": call,
 }
 
 

@@ -12,6 +12,7 @@ The array-API functions (pg.exp, pg.sum, pg.matmul...) are re-exported from
 from . import nn as nn
 from . import optim as optim
 from . import testing as testing
+from . import tree as tree
 from ._state import enable_grad as enable_grad
 from ._state import is_grad_enabled as is_grad_enabled
 from ._state import no_grad as no_grad
@@ -37,8 +38,20 @@ from .namespace import __all__ as _namespace_all
 from .namespace import __array_api_version__ as __array_api_version__
 from .replay import placeholder as placeholder
 from .rules import RULES as RULES
+from .transforms import checkpoint as checkpoint
+from .transforms import custom_jvp as custom_jvp
+from .transforms import custom_vjp as custom_vjp
+from .transforms import defop as defop
 from .transforms import grad as grad
+from .transforms import hessian as hessian
+from .transforms import jacfwd as jacfwd
+from .transforms import jacobian as jacobian
+from .transforms import jacrev as jacrev
+from .transforms import jvp as jvp
+from .transforms import linearize as linearize
+from .transforms import remat as remat
 from .transforms import value_and_grad as value_and_grad
+from .transforms import vjp as vjp
 from .value import Value as Value
 
 __version__ = "0.1.0"
@@ -51,6 +64,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled",
+    "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "checkpoint", "remat",
+    "custom_vjp", "custom_jvp", "defop", "tree",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",

@@ -29,6 +29,9 @@ def graph_namespace(namespace: Any = None) -> Any:
     return _graph_namespace[0]
 
 
+_passes_running = [0]  # vjp_graph passes under way (one may run inside another's vjp)
+
+
 def toposort(root: Value) -> list[Value]:
     """Every node ``root`` depends on, parents before children, root last."""
     return ancestors(root) + [root]
@@ -122,7 +125,10 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     targets=None: every node that requires a gradient takes part and leaves (and
     retained nodes) get ``.grad``. Otherwise only nodes on a path from a target
     take part, and the targets' cotangents are returned by id, nothing written.
-    Cotangents in flight wait on the nodes themselves (``_ct``), freed once used.
+    Cotangents in flight wait on the nodes themselves (``_ct``), freed once used. A pass
+    may start inside another's vjp (checkpoint and custom rules re-run a function and
+    backpropagate through it): it then sets aside the cotangents the outer pass has
+    waiting on nodes of its own walk, and puts them back when it ends.
     """
     walk = [root, *_grad_walk(root)]
     on_path = None
@@ -138,6 +144,12 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     xp = graph_namespace() if create_graph else root.backend.xp
     results: dict[int, Any] = {}
     finished: list = []
+    waiting = None
+    if _passes_running[0]:
+        waiting = [(node, node._ct) for node in walk if node._ct is not None]
+        for node, _ in waiting:
+            node._ct = None
+    _passes_running[0] += 1
     root._ct = seed
     try:
         for node in walk:
@@ -176,9 +188,12 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 previous = parent._ct
                 parent._ct = pct if previous is None else previous + pct
     finally:
+        _passes_running[0] -= 1
         root._ct = None
         for node in walk:  # after an error, leave no cotangent behind
             node._ct = None
+        for node, ct in waiting or ():
+            node._ct = ct
     for node, ct in finished:
         node.grad = ct if node.grad is None else node.grad + ct
     if not create_graph:  # lazy backends (MLX): the gradients exist once backward returns

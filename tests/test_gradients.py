@@ -312,6 +312,11 @@ for shape, idx, axis in TAKES:
     case(f"take[{shape},{idx},axis={axis}]",
          lambda x, idx=np.array(idx), axis=axis: pg.take(x, idx, axis=axis), real(*shape))
 
+# the call op: a checkpointed function of two outputs (packed into one node)
+case("call[checkpoint, two outputs]",
+     lambda x, y: (lambda pair: pair[0] * pair[1])(pg.checkpoint(lambda a, b: (pg.sin(a) * b, a * a))(x, y)),
+     real(3), real(1, 3))
+
 # -- second order: vjps run with polygrad's namespace (create_graph) ---------------------------------
 # The inner gradients below are built from scatter (getitem's transpose) and scatter_add
 # (take's transpose), so their own vjps are checked here.

@@ -43,7 +43,7 @@ from ..namespace import relu as relu
 from ..namespace import sigmoid as sigmoid
 from ..namespace import softmax as softmax
 from ..namespace import tanh as tanh
-# functional_call (transforms over modules) is re-exported here by the transforms package.
+from ..transforms.functional_call import functional_call as functional_call
 
 __all__ = [
     # modules
@@ -59,4 +59,6 @@ __all__ = [
     "pinball_loss", "softmax_cross_entropy",
     # initialisers
     "init",
+    # transforms over modules
+    "functional_call",
 ]
