@@ -12,7 +12,9 @@ The array-API functions (pg.exp, pg.sum, pg.matmul...) are re-exported from
 from . import nn as nn
 from . import optim as optim
 from . import testing as testing
+from ._state import detect_anomaly as detect_anomaly
 from ._state import enable_grad as enable_grad
+from ._state import is_anomaly_enabled as is_anomaly_enabled
 from ._state import is_grad_enabled as is_grad_enabled
 from ._state import no_grad as no_grad
 from ._backend import Backend as Backend
@@ -22,8 +24,12 @@ from ._backend import default_dtype as default_dtype
 from ._backend import set_backend as set_backend
 from ._backend import set_default_dtype as set_default_dtype
 from ._backend import use_backend as use_backend
+from ._backend import use_default_dtype as use_default_dtype
+from .errors import AnomalyError as AnomalyError
+from .errors import AxisError as AxisError
 from .errors import BackendError as BackendError
 from .errors import DTypeError as DTypeError
+from .errors import FeedError as FeedError
 from .errors import GradientError as GradientError
 from .errors import IndexingError as IndexingError
 from .errors import OpError as OpError
@@ -49,7 +55,8 @@ def __getattr__(name: str):
 __all__ = [
     "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
-    "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
+    "set_default_dtype", "use_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
+    "AxisError", "FeedError", "AnomalyError", "detect_anomaly", "is_anomaly_enabled",
     *_namespace_all,
 ]
