@@ -180,6 +180,8 @@ def abs(xp, x):  # noqa: A001 - the array API's name
 
 @abs.defvjp
 def abs_vjp(xp, g, out, x):
+    if x.dtype != out.dtype:  # complex x, real |x|: JAX's cotangent g * conj(x) / |x|
+        return (g * xp.conj(x) / out,)
     return (xp.where(x >= scalar(xp, 0.0, x), g, xp.negative(g)),)
 
 
@@ -260,4 +262,6 @@ def astype(xp, x, *, dtype):
 
 @astype.defvjp
 def astype_vjp(xp, g, out, x, *, dtype):
+    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(x.dtype, "complex floating"):
+        return (g,)  # real to complex: the engine keeps the cotangent's real part (JAX's convention)
     return (xp.astype(g, x.dtype),)
