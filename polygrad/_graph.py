@@ -303,12 +303,29 @@ def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
     bool or integer Values are cast to it, as the standard and NumPy promote. Logical ops
     keep their operands bool."""
     like = None
-    for i, x in enumerate(inputs):
-        if isinstance(x, Value) and (x.data is not None or x._dtype is not None) and (op != "where" or i):
+    found_float = False
+    condition = op == "where"  # where's first input does not decide the dtype
+    for x in inputs:
+        if condition:
+            condition = False
+        elif isinstance(x, Value) and (x.data is not None or x._dtype is not None):
             if on.is_float(x.dtype):
                 like = x
+                found_float = True
                 break
             like = like or x
+    if found_float:  # the common case: a float Value and real numbers take its dtype
+        dtype = like.dtype
+        parents = []
+        for x in inputs:
+            if isinstance(x, Value):
+                parents.append(x)
+            elif x.__class__ is float or x.__class__ is int:
+                parents.append(_number_constant(x, dtype, on))
+            else:
+                break
+        else:
+            return tuple(parents)
     like_dtype = None if like is None else like.dtype
     like_kind = None if like is None else _kind(like_dtype, on)
     strongest = like_kind
@@ -343,7 +360,7 @@ def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
                 data = on.xp.astype(data, default)  # float constants take the default dtype, as in JAX
             parents.append(Value._node(data, None, (), _NO_ATTRS, False, on))
         else:
-            raise TypeError(f"{op}: cannot use an object of type {type(x).__name__} as an operand")
+            raise DTypeError(f"{op}: cannot use an object of type {type(x).__name__} as an operand")
     return tuple(parents)
 
 

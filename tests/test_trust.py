@@ -55,7 +55,7 @@ def test_a_forward_that_fails_part_way_leaves_the_graph_as_it_was():
         assert node.data is data  # nothing written, placeholders included
         np.testing.assert_array_equal(to_numpy(node.data), values)
     # the next good forward + backward gives what a fresh graph gives
-    x2, y2 = _batch(2, 6)
+    x2, y2 = _batch(2, 4)
     loss.forward(X=x2, Y=y2)
     loss.backward()
     fresh_w = pg.Value(W)
@@ -116,16 +116,18 @@ def test_placeholders_are_flagged_named_values_are_not():
 # -- 2. the replay plan and NumPy buffer reuse ------------------------------------------------------
 
 def _chain(h):
-    for i in range(12):
+    for i in range(6):
         h = [h * 0.9, h + 0.1, pg.tanh(h), pg.sin(h)][i % 4]
     return pg.sum(pg.exp(-h) * h)
 
 
+@pytest.mark.skipif(BACKEND != "numpy", reason="shape changes matter to buffer reuse, NumPy's alone; "
+                                                "tests/test_replay.py checks replay on every backend")
 def test_replay_matches_eager_across_changing_shapes():
     X = pg.placeholder((None, 3), name="X")
     w = pg.Value(W)
     root = _chain(X @ w)
-    for n in (4, 7, 7, 7, 4, 4, 4):
+    for n in (4, 7, 7, 4, 4):
         x, _ = _batch(n, n)
         w.grad = None
         root.forward(X=x)
