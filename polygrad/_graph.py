@@ -195,19 +195,20 @@ def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
     if isinstance(data, (numbers.Number, list, tuple)):
         return _numeric(on, _converted(on, data, dtype or _backend.default_dtype(on)), data)
     given = data
-    if not on.is_array(data):
-        data = _converted(on, data, None)
+    copied = not on.is_array(data)
+    if copied:
+        data = _converted(on, data, None, copy=True)
     _numeric(on, data, given)
     if dtype is None and on.is_float(data.dtype):
         dtype = _backend.default_dtype(on)
     if dtype is not None and data.dtype != dtype:
         return on.xp.astype(data, dtype)  # a new array
-    return on.xp.asarray(data, copy=True)
+    return data if copied else on.xp.asarray(data, copy=True)
 
 
-def _converted(on: _backend.Backend, obj: Any, dtype: Any):
+def _converted(on: _backend.Backend, obj: Any, dtype: Any, copy: bool | None = None):
     try:
-        return on.asarray(obj, dtype=dtype)
+        return on.asarray(obj, dtype=dtype, copy=copy)
     except DTypeError as exc:
         text = str(exc)
         if any(word in text for word in ("shape", "sequence", "inhomogeneous", "non-uniform", "ragged")):

@@ -202,8 +202,7 @@ def _feed_array(placeholder: Value, array: Any) -> Any:
 
 
 def _words(declared: tuple) -> str:
-    text = "(" + ", ".join("any" if n is None else str(n) for n in declared) + ("," if len(declared) == 1 else "") + ")"
-    return text.replace("any", "None") + (" (None: any size)" if None in declared else "")
+    return f"{declared}" + (" (None: any size)" if None in declared else "")
 
 
 def _compute(plan: _Plan, root: Value, values: list) -> None:

@@ -86,9 +86,11 @@ class Backend:
             known = self._inexact_dtypes[dtype] = bool(self.xp.isdtype(dtype, ("real floating", "complex floating")))
         return known
 
-    def asarray(self, obj: Any, dtype: Any = None) -> Any:
+    def asarray(self, obj: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         """An array of this backend from a Python number, a NumPy array or a nested list."""
         try:
+            if copy is not None:
+                return self.xp.asarray(obj, dtype=dtype, device=self.device, copy=copy)
             return self.xp.asarray(obj, dtype=dtype, device=self.device)
         except (TypeError, ValueError) as exc:  # data that is not numeric, or ragged
             raise DTypeError(
