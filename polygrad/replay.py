@@ -48,12 +48,11 @@ def _references_of_a_spare() -> int:
 
 
 _SOLE = _references_of_a_spare()
-# Arrays of any size with axes are reused. Writing into a spare array is not faster in a
-# tight loop over small arrays (a fresh one comes hot from the cache), but a training loop
-# frees many arrays per step and the allocator hands memory back to the system, so fresh
-# arrays cost page faults: on the chain workload (16 KiB arrays, numpy), a loop of replay
-# steps took a median 3.3-3.9 ms with reuse, 5.1-6.2 ms without (process time, busy machine).
-_REUSE_BYTES = 1
+# Why reuse at all: a tight loop over small arrays would not gain (a fresh array comes hot
+# from the cache, a spare is cold), but a training step frees many arrays and the allocator
+# hands memory back to the system, so fresh arrays cost page faults: on the chain workload
+# (16 KiB arrays), a loop of replay steps took a median 3.3-3.9 ms with reuse, 5.1-6.2 ms
+# without; on 32 MiB arrays a multiply takes 5.0 ms into a spare, 8.0 ms into a new array.
 
 
 def placeholder(shape, *, name: str, dtype=None) -> Value:
@@ -272,9 +271,9 @@ def _commit(plan: _Plan, root: Value, values: list, fed: list) -> None:
     for node, i, reuses in plan.written:
         if reuses:
             # the node's previous data becomes the array the next replay may write into
-            # (a large ndarray: a 0-d ufunc result is a NumPy scalar, with no nbytes to speak of)
+            # (an ndarray with axes: a 0-d ufunc result is a NumPy scalar, which cannot be out=)
             old = node.data
-            spares[i] = old if getattr(old, "nbytes", 0) >= _REUSE_BYTES and old is not values[i] else None
+            spares[i] = old if getattr(old, "ndim", 0) and old is not values[i] else None
         node.data = values[i]
         node.grad = None
     if root.op is not None:

@@ -172,6 +172,16 @@ def test_numpy_replay_alternates_between_two_buffers():
     assert len(seen) == 2  # the node's data and its spare, reused in turn
 
 
+def test_replay_of_0d_and_mixed_results_matches_eager():
+    x = pg.Value(np.array([0.5, 1.5]))
+    scalar = pg.exp(pg.tanh(pg.sum(x)) * 2.0)  # 0-d ufunc results (NumPy scalars on NumPy)
+    root = pg.sum(pg.exp(scalar + x) * x)
+    for _ in range(4):
+        root.forward()
+    expected = np.sum(np.exp(np.exp(np.tanh(2.0) * 2.0) + np.array([0.5, 1.5])) * np.array([0.5, 1.5]))
+    np.testing.assert_allclose(float(root.item()), expected, rtol=1e-6)
+
+
 @pytest.mark.skipif(not OUT_KERNELS, reason="this backend writes no results in place")
 @pytest.mark.parametrize("name", OUT_KERNELS)
 def test_out_kernels_compute_what_their_rules_compute(name):
