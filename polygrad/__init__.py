@@ -13,7 +13,9 @@ from . import nn as nn
 from . import optim as optim
 from . import testing as testing
 from . import tree as tree
+from ._state import detect_anomaly as detect_anomaly
 from ._state import enable_grad as enable_grad
+from ._state import is_anomaly_enabled as is_anomaly_enabled
 from ._state import is_grad_enabled as is_grad_enabled
 from ._state import no_grad as no_grad
 from ._backend import Backend as Backend
@@ -23,8 +25,12 @@ from ._backend import default_dtype as default_dtype
 from ._backend import set_backend as set_backend
 from ._backend import set_default_dtype as set_default_dtype
 from ._backend import use_backend as use_backend
+from ._backend import use_default_dtype as use_default_dtype
+from .errors import AnomalyError as AnomalyError
+from .errors import AxisError as AxisError
 from .errors import BackendError as BackendError
 from .errors import DTypeError as DTypeError
+from .errors import FeedError as FeedError
 from .errors import GradientError as GradientError
 from .errors import IndexingError as IndexingError
 from .errors import OpError as OpError
@@ -67,8 +73,9 @@ __all__ = [
     "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "checkpoint", "remat",
     "custom_vjp", "custom_jvp", "defop", "tree",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
-    "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
+    "set_default_dtype", "use_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
     "StateDictError", "save", "load",
+    "AxisError", "FeedError", "AnomalyError", "detect_anomaly", "is_anomaly_enabled",
     *_namespace_all,
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Sequence
 
-from . import _state
+from . import _anomaly, _state
 from ._graph import Value
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
@@ -150,6 +150,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
         for node, _ in waiting:
             node._ct = None
     _passes_running[0] += 1
+    checking = _state.anomaly_watch[0] and _anomaly.active()  # anomaly mode: check each cotangent
     root._ct = seed
     try:
         for node in walk:
@@ -184,7 +185,9 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 if pct.shape != shape:
                     pct = unbroadcast(xp, pct, shape)
                 if pct.dtype != parent.dtype:
-                    pct = xp.astype(pct, parent.dtype)
+                    pct = _cast_cotangent(xp, pct, parent, node)
+                if checking:
+                    _anomaly.check_cotangent(node, _position(parent, parents), parent, pct)
                 previous = parent._ct
                 parent._ct = pct if previous is None else previous + pct
     finally:
@@ -194,6 +197,8 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
             node._ct = None
         for node, ct in waiting or ():
             node._ct = ct
+    if not create_graph:  # no two gradients share one array, nor share the caller's seed
+        _own_arrays(root.backend, finished, results, seed)
     for node, ct in finished:
         node.grad = ct if node.grad is None else node.grad + ct
     if not create_graph:  # lazy backends (MLX): the gradients exist once backward returns
@@ -204,6 +209,45 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
 def _vjp_failure(node: Value, exc: Exception) -> GradientError:
     shapes = ", ".join(str(p.shape) for p in node.parents)
     return GradientError(f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}")
+
+
+def _position(parent: Value, parents: tuple) -> int:
+    return next(i for i, p in enumerate(parents) if p is parent)
+
+
+def _cast_cotangent(xp: Any, ct: Any, parent: Value, node: Value) -> Any:
+    """A cotangent in its parent's dtype. A complex cotangent of a real parent (a real input
+    of an op with a complex result) keeps its real part, explicitly, as JAX's convention has
+    it; a real cotangent of a complex parent is the complex number with no imaginary part."""
+    on = parent.backend
+    if on.is_float(parent.dtype) and not on.is_float(ct.dtype) and on.is_inexact(ct.dtype):
+        real = getattr(xp, "real", None)
+        if real is None:
+            raise GradientError(
+                f"{node.op}: create_graph through a complex result needs a differentiable real(); "
+                "this namespace has none"
+            )
+        ct = real(ct)
+    return xp.astype(ct, parent.dtype)
+
+
+def _own_arrays(on: Any, finished: list, results: dict, seed: Any) -> None:
+    """Copy the cotangents that would otherwise be one array in two places: the same array
+    for two leaves (add hands its cotangent to both inputs), the seed the caller passed in,
+    or a view of another array (reshape's and permute's cotangents are views, on NumPy)."""
+    seen = {id(seed)}
+    copy = on.xp.asarray
+
+    def owned(ct):
+        if id(ct) in seen or getattr(ct, "base", None) is not None:
+            ct = copy(ct, copy=True)
+        seen.add(id(ct))
+        return ct
+
+    for i, (node, ct) in enumerate(finished):
+        finished[i] = (node, owned(ct))
+    for key, ct in results.items():
+        results[key] = owned(ct)
 
 
 def backward(root: Value, grad: Any = None, *, create_graph: bool = False) -> None:

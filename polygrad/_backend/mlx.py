@@ -65,13 +65,18 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
 
     def numpy_dtype(dtype):
         name = np.dtype(dtype).name
-        return mx.bool_ if name == "bool" else getattr(mx, name)
+        found = mx.bool_ if name == "bool" else getattr(mx, name, None)
+        if not isinstance(found, mx.Dtype):
+            raise TypeError(f"MLX has no dtype {name}")
+        return found
 
     def asarray(obj, /, *, dtype=None, device=None, copy=None):
         if dtype is not None:
             check_dtype(dtype)
         if isinstance(obj, mx.array):
-            return obj if dtype is None or obj.dtype == dtype else obj.astype(dtype)
+            if dtype is not None and obj.dtype != dtype:
+                return obj.astype(dtype)
+            return mx.array(obj) if copy else obj  # mx.array(a) copies a
         if isinstance(obj, (np.ndarray, np.generic)):
             obj = np.asarray(obj)
             if dtype is None:

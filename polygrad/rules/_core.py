@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 __all__ = [
     "Rule", "RULES", "defrule", "normalize_axis", "normalize_axes", "broadcast_shapes",
-    "kept_shape", "reduced_count", "expand_reduced", "scalar", "constant", "chosen_mask",
+    "kept_shape", "reduced_count", "expand_reduced", "scalar", "constant", "chosen_mask", "check_reduction_axis",
 ]
 
 
@@ -102,6 +102,14 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     if len(set(axes)) != len(axes):
         raise ValueError(f"repeated axis in {axis}")
     return axes
+
+
+def check_reduction_axis(axis: Any, ndim: int) -> None:
+    """A 0-d array has no axis to reduce: the standard allows only axis=None (or ()) there.
+    NumPy accepts axis=0 on 0-d input, JAX and MLX do not: polygrad follows the standard on
+    every backend (backends check the other out-of-range axes themselves)."""
+    if ndim == 0 and axis is not None and axis != ():
+        raise IndexError(f"axis {axis} is out of bounds for an array of dimension 0")
 
 
 def broadcast_shapes(*shapes: tuple) -> tuple | None:

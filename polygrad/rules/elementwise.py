@@ -180,6 +180,8 @@ def abs(xp, x):  # noqa: A001 - the array API's name
 
 @abs.defvjp
 def abs_vjp(xp, g, out, x):
+    if x.dtype != out.dtype:  # complex x, real |x|: JAX's cotangent g * conj(x) / |x|
+        return (g * xp.conj(x) / out,)
     # g * (2 [x >= 0] - 1): NumPy's where(x >= 0, g, -g) is ~2.5x slower on large arrays.
     sign = xp.astype(x >= scalar(xp, 0.0, x), g.dtype) * constant(xp, 2.0, g.dtype) - constant(xp, 1.0, g.dtype)
     return (g * sign,)
@@ -261,4 +263,6 @@ def astype(xp, x, *, dtype):
 
 @astype.defvjp
 def astype_vjp(xp, g, out, x, *, dtype):
+    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(x.dtype, "complex floating"):
+        return (g,)  # real to complex: the engine keeps the cotangent's real part (JAX's convention)
     return (xp.astype(g, x.dtype),)
