@@ -10,7 +10,7 @@ import contextlib
 from typing import Any, Sequence
 
 from . import _state
-from ._graph import Value
+from ._graph import Value, apply
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
 
@@ -101,8 +101,11 @@ def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
 
 def _seed(root: Value, grad: Any, create_graph: bool):
     on = root.backend
-    if not on.is_float(root.dtype):
+    if not on.is_inexact(root.dtype):
         raise DTypeError(f"backward: the root has dtype {root.dtype}; only float outputs have gradients")
+    if grad is None and not on.is_float(root.dtype):
+        raise DTypeError(f"backward: the root has complex dtype {root.dtype}; give its cotangent, "
+                         "backward(grad), or backpropagate from a real function of it")
     if grad is None:
         seed = on.xp.ones(root.data.shape, dtype=root.dtype)
     elif isinstance(grad, Value):
@@ -155,7 +158,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 continue
             parents = node.parents
             if create_graph:
-                cts = _run_vjp(node, xp, ct, node, parents)
+                cts = _run_vjp(node, xp, ct, _outputs(node) if isinstance(node.data, tuple) else node, parents)
             else:
                 cts = _run_vjp(node, xp, ct, node.data, [p.data for p in parents])
             for parent, pct in zip(parents, cts):
@@ -163,10 +166,13 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                     continue
                 if callable(pct) and not isinstance(pct, Value):
                     pct = pct()
+                previous = parent._ct
+                if isinstance(pct, tuple):  # to a multi-output node: one cotangent per output, or None
+                    parent._ct = pct if previous is None else _add_per_output(previous, pct)
+                    continue
                 pct = unbroadcast(xp, pct, parent.shape)
                 if pct.dtype != parent.dtype:
-                    pct = xp.astype(pct, parent.dtype)
-                previous = parent._ct
+                    pct = _cast_cotangent(xp, pct, parent)
                 parent._ct = pct if previous is None else previous + pct
     finally:
         root._ct = None
@@ -177,6 +183,27 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     if not create_graph:  # lazy backends (MLX): the gradients exist once backward returns
         root.backend.evaluate(*[node.grad for node, _ in finished], *results.values())
     return results
+
+
+def _cast_cotangent(xp: Any, ct: Any, parent: Value) -> Any:
+    """A cotangent in its input's dtype. A complex cotangent reaching a real input keeps
+    its real part: JAX's convention (the real input entered a complex computation through
+    a real-to-complex cast, whose transpose is the real part)."""
+    if xp.isdtype(ct.dtype, "complex floating") and not xp.isdtype(parent.dtype, "complex floating"):
+        ct = xp.real(ct)
+        if ct.dtype == parent.dtype:
+            return ct
+    return xp.astype(ct, parent.dtype)
+
+
+def _add_per_output(previous: tuple, new: tuple) -> tuple:
+    return tuple(a if b is None else b if a is None else a + b for a, b in zip(previous, new))
+
+
+def _outputs(node: Value) -> tuple:
+    """A multi-output node's results as Values, for running its vjp with create_graph."""
+    count = len(node.data)
+    return tuple(apply("output", node, index=i, count=count) for i in range(count))
 
 
 def _run_vjp(node: Value, xp: Any, ct: Any, out: Any, args: Sequence) -> Sequence:

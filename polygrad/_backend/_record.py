@@ -62,6 +62,7 @@ class Backend:
     evaluate: Callable[..., None] = lambda *arrays: None
     boolean_masks: bool = True
     _float_dtypes: dict = field(default_factory=dict, repr=False)
+    _inexact_dtypes: dict = field(default_factory=dict, repr=False)
 
     def dtype(self, name: str) -> Any:
         return getattr(self.xp, name)
@@ -70,6 +71,14 @@ class Backend:
         known = self._float_dtypes.get(dtype)
         if known is None:
             known = self._float_dtypes[dtype] = bool(self.xp.isdtype(dtype, "real floating"))
+        return known
+
+    def is_inexact(self, dtype: Any) -> bool:
+        """Real or complex floating: the dtypes that carry gradients."""
+        known = self._inexact_dtypes.get(dtype)
+        if known is None:
+            known = self._inexact_dtypes[dtype] = bool(
+                self.xp.isdtype(dtype, ("real floating", "complex floating")))
         return known
 
     def asarray(self, obj: Any, dtype: Any = None) -> Any:
