@@ -178,3 +178,14 @@ def test_bad_arguments_name_the_op():
         fft.fftn(x, axes=(0, 0))
     with pytest.raises(pg.ShapeError, match=r"fft\.rfft"):
         fft.rfft(x, axis=2)
+
+
+def test_casting_a_real_value_to_complex_passes_the_real_part_back():
+    """pg.astype(real, complex): its transpose is the real part (the engine's cast)."""
+    complex_dtype = "complex64" if BACKEND == "mlx" else "complex128"
+    x = pg.Value(np.array([1.0, -2.0, 0.5]))
+    z = pg.astype(x, pg.backend().dtype(complex_dtype))
+    assert z.requires_grad
+    z.backward(np.array([1.0 + 2.0j, -1.0j, 3.0]).astype(complex_dtype))
+    assert x.grad.dtype == x.dtype
+    np.testing.assert_allclose(to_numpy(x.grad), [1.0, 0.0, 3.0])
