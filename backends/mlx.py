@@ -66,6 +66,8 @@ SPEC = BackendSpec(
                                     "svdvals, matrix_rank, pinv with rtol, reduced SVD (slices of the "
                                     "full one), complete QR of tall matrices, broadcasting solve",
         "fft in complex64 only": _FFT_SINGLE_PRECISION,
+        "complex128 data": "MLX has no complex128: complex NumPy data becomes complex64 (as MLX "
+                           "itself does); asking for dtype complex128 is an error",
     },
     conformance_deviations={
         op: _FFT_SINGLE_PRECISION

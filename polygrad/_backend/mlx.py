@@ -65,6 +65,8 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
 
     def numpy_dtype(dtype):
         name = np.dtype(dtype).name
+        if name == "complex128":  # MLX has no complex128: complex data is complex64 there
+            return mx.complex64
         return mx.bool_ if name == "bool" else getattr(mx, name)
 
     def asarray(obj, /, *, dtype=None, device=None, copy=None):
