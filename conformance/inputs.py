@@ -96,6 +96,9 @@ def array(draw, shape: tuple, kind: str) -> np.ndarray:
         return draw(xps.arrays(np.bool_, shape))
     if kind == "int":
         return draw(xps.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+    if kind == "complex":  # real and imaginary parts on the grid of "real"
+        real, imag = (draw(xps.arrays(np.float64, shape, elements=DOMAINS["real"])) for _ in range(2))
+        return real + 1j * imag
     return draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
 
 
@@ -104,7 +107,7 @@ def example(draw, args: list, attrs: dict | None = None, **extra: Any) -> Exampl
     layouts = []
     for a in args:
         choices = ("c",)
-        if a.dtype.kind == "f" and a.ndim:
+        if a.dtype.kind in "fc" and a.ndim:
             choices = ("c", "t", "s") if a.ndim >= 2 else ("c", "s")
         layouts.append(draw(st.sampled_from(choices)))
     return Example(tuple(args), attrs or {}, tuple(layouts), **extra)
@@ -396,6 +399,171 @@ def call(draw, op):
     return example(draw, [array(draw, draw(shapes()), "real")], {"fn": _TimesSin()})
 
 
+# -- linalg: well-conditioned matrices -------------------------------------------------------------
+# Not on the grid: decompositions are only differentiable (and finite differences only
+# accurate) where the matrix is well conditioned and its eigen/singular values are apart,
+# so matrices are built from a seed as Q diag(values) P^T with random orthogonal Q, P and
+# values drawn one per bin of a range (adjacent ones at least a fifth of a bin apart).
+
+def _rng(draw) -> np.random.Generator:
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="matrix seed"))
+
+
+def _batch(draw) -> tuple:
+    return draw(xps.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=2), label="batch")
+
+
+def _orthogonal(rng, batch: tuple, n: int) -> np.ndarray:
+    return np.linalg.qr(rng.normal(size=batch + (n, n)))[0]
+
+
+def _spread(rng, batch: tuple, k: int, low: float, high: float) -> np.ndarray:
+    """k values per matrix in [low, high], one in each of k equal bins, shuffled."""
+    width = (high - low) / max(k, 1)
+    values = low + width * (np.arange(k) + rng.uniform(0.1, 0.9, batch + (k,)))
+    return rng.permuted(values, axis=-1)
+
+
+def _matrix(rng, batch: tuple, m: int, n: int, low: float = 0.5, high: float = 2.5) -> np.ndarray:
+    """An m x n matrix of full rank with singular values spread over [low, high]."""
+    k = min(m, n)
+    s = _spread(rng, batch, k, low, high)
+    u, v = _orthogonal(rng, batch, m)[..., :k], _orthogonal(rng, batch, n)[..., :k]
+    return (u * s[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def _symmetric(rng, batch: tuple, n: int, low: float, high: float) -> np.ndarray:
+    """A symmetric matrix with eigenvalues spread over [low, high], plus an antisymmetric
+    part (the rules read the symmetric part, as JAX's do: the gradient must not see it)."""
+    q = _orthogonal(rng, batch, n)
+    w = _spread(rng, batch, n, low, high)
+    noise = rng.normal(size=batch + (n, n)) * 0.25
+    return (q * w[..., None, :]) @ np.swapaxes(q, -1, -2) + noise - np.swapaxes(noise, -1, -2)
+
+
+def linalg_matrix(kind: str, **attr_strategies) -> Callable:
+    """One square matrix: "general" (well conditioned, either sign of det), "symmetric"
+    (eigenvalues apart, in [-3, 3]) or "spd" (eigenvalues in [0.5, 3]), with attributes."""
+    @st.composite
+    def generate(draw, op):
+        rng, batch, n = _rng(draw), _batch(draw), draw(st.integers(1, MAX_SIDE))
+        if kind == "general":
+            x = _matrix(rng, batch, n, n)
+        else:
+            x = _symmetric(rng, batch, n, *((-3.0, 3.0) if kind == "symmetric" else (0.5, 3.0)))
+        attrs = {name: draw(strategy) for name, strategy in attr_strategies.items()}
+        return example(draw, [x], attrs)
+    return generate
+
+
+@st.composite
+def linalg_solve(draw, op):
+    """A well-conditioned x1 and x2 of shape (M,) or (..., M, K), batch axes broadcasting."""
+    rng, n = _rng(draw), draw(st.integers(1, MAX_SIDE))
+    batch_a, batch_b = draw(xps.mutually_broadcastable_shapes(2, max_dims=2, min_side=1, max_side=2)).input_shapes
+    a = _matrix(rng, batch_a, n, n)
+    b_shape = (n,) if draw(st.booleans()) else batch_b + (n, draw(st.integers(1, MAX_SIDE)))
+    return example(draw, [a, rng.normal(size=b_shape)])
+
+
+def linalg_rectangular(**attr_strategies) -> Callable:
+    """An m x n matrix of full rank with singular values apart (svd, svdvals, pinv)."""
+    @st.composite
+    def generate(draw, op):
+        rng, batch = _rng(draw), _batch(draw)
+        m, n = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+        attrs = {name: draw(strategy) for name, strategy in attr_strategies.items()}
+        if op == "linalg.svd":  # full_matrices=True has no vector gradient unless square (as JAX)
+            attrs["full_matrices"] = m == n and draw(st.booleans())
+        return example(draw, [_matrix(rng, batch, m, n)], attrs)
+    return generate
+
+
+@st.composite
+def linalg_qr(draw, op):
+    """Full column rank (tall), or a well-conditioned leading square block (wide); mode
+    "complete" only where it equals "reduced" (m <= n: else Q's extra columns have no gradient)."""
+    rng, batch = _rng(draw), _batch(draw)
+    m, n = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+    if m >= n:
+        x = _matrix(rng, batch, m, n)
+    else:
+        x = np.concatenate([_matrix(rng, batch, m, m), rng.normal(size=batch + (m, n - m))], axis=-1)
+    mode = draw(st.sampled_from(["reduced", "complete"])) if m <= n else "reduced"
+    return example(draw, [x], {"mode": mode})
+
+
+@st.composite
+def linalg_matrix_rank(draw, op):
+    """A matrix of any rank r <= min(m, n) (singular values 0 or in [0.5, 2.5])."""
+    rng, batch = _rng(draw), _batch(draw)
+    m, n = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+    rank = draw(st.integers(0, min(m, n)))
+    x = _matrix(rng, batch, m, n)
+    if rank < min(m, n):
+        x = _matrix(rng, batch, m, rank) @ _matrix(rng, batch, rank, n) if rank else np.zeros(batch + (m, n))
+    return example(draw, [x], {"rtol": draw(st.sampled_from([None, 1e-6]))})
+
+
+@st.composite
+def linalg_cross(draw, op):
+    """3-vectors along a negative axis; the other axes broadcast."""
+    tail = draw(st.sampled_from([(), (2,)]))
+    batch_a, batch_b = draw(xps.mutually_broadcastable_shapes(2, max_dims=2, min_side=1, max_side=2)).input_shapes
+    args = [array(draw, batch + (3,) + tail, "real") for batch in (batch_a, batch_b)]
+    return example(draw, args, {"axis": -1 - len(tail)})
+
+
+# -- fft ------------------------------------------------------------------------------------
+
+_NORMS = st.sampled_from(["backward", "ortho", "forward"])
+# the kind of each transform's input: complex, or real (rfft's family)
+_FFT_INPUT = {"fft.rfft": "real", "fft.rfftn": "real", "fft.ihfft": "real"}
+_REAL_INVERSE = {"fft.irfft", "fft.irfftn", "fft.hfft"}  # default length 2 (m - 1)
+
+
+@st.composite
+def fft_1d(draw, op):
+    """x, an axis, a length n (None: the default; else shorter or longer: trimmed or
+    zero-padded) and a norm mode."""
+    shape = draw(shapes(min_dims=1, max_dims=2, min_side=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    n = draw(st.none() | st.integers(1, MAX_SIDE + 2))
+    if n is None and op in _REAL_INVERSE and shape[axis] < 2:
+        n = draw(st.integers(1, MAX_SIDE + 2))
+    x = array(draw, shape, _FFT_INPUT.get(op, "complex"))
+    return example(draw, [x], {"n": n, "axis": axis, "norm": draw(_NORMS)})
+
+
+@st.composite
+def fft_nd(draw, op):
+    """x, axes (None, or distinct axes in any order, negative too) and sizes s (None, or
+    one per axis: -1 for the input's, else trimmed or zero-padded)."""
+    shape = draw(shapes(min_dims=1, max_dims=3, min_side=1))
+    ndim = len(shape)
+    axes = None
+    if draw(st.booleans()):
+        chosen = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+        axes = tuple(draw(st.sampled_from([a, a - ndim])) for a in chosen)
+    s = None
+    if axes is not None and draw(st.booleans()):
+        s = tuple(draw(st.sampled_from([-1, 1, 2, 3, 4])) for _ in axes)
+    last = (axes[-1] if axes else ndim - 1) % ndim
+    if op in _REAL_INVERSE and shape[last] < 2 and (s is None or s[-1] == -1):
+        shape = shape[:last] + (2,) + shape[last + 1:]
+    x = array(draw, shape, _FFT_INPUT.get(op, "complex"))
+    return example(draw, [x], {"s": s, "axes": axes, "norm": draw(_NORMS)})
+
+
+@st.composite
+def fft_shift(draw, op):
+    shape = draw(shapes(min_dims=1))
+    ndim = len(shape)
+    axes = draw(st.none() | st.integers(-ndim, ndim - 1)
+                | st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple))
+    return example(draw, [array(draw, shape, "real")], {"axes": axes})
+
+
 # -- the table -------------------------------------------------------------------------------
 # op -> a function of the op name -> strategy of Example. Ops with a
 # gradient are checked three ways, ops without one by their forward only. Attributes
@@ -449,6 +617,33 @@ GENERATORS: dict[str, Callable] = {
     "astype": astype,
     # a function run as one node (checkpoint, custom_vjp, custom_jvp)
     "call": call,
+
+
+    # the linalg extension
+    "linalg.cholesky": linalg_matrix("spd", upper=st.booleans()),
+    "linalg.inv": linalg_matrix("general"),
+    "linalg.det": linalg_matrix("general"),
+    "linalg.slogdet": linalg_matrix("general"),
+    "linalg.eigh": linalg_matrix("symmetric"),
+    "linalg.eigvalsh": linalg_matrix("symmetric"),
+    "linalg.solve": linalg_solve,
+    "linalg.pinv": linalg_rectangular(),
+    "linalg.svd": linalg_rectangular(),
+    "linalg.svdvals": linalg_rectangular(),
+    "linalg.qr": linalg_qr,
+    "linalg.matrix_rank": linalg_matrix_rank,
+    "linalg.cross": linalg_cross,
+    # the fft extension
+    **{op: fft_1d for op in ("fft.fft", "fft.ifft", "fft.rfft", "fft.irfft", "fft.hfft", "fft.ihfft")},
+    **{op: fft_nd for op in ("fft.fftn", "fft.ifftn", "fft.rfftn", "fft.irfftn")},
+    "fft.fftshift": fft_shift,
+    "fft.ifftshift": fft_shift,
+}
+
+# Rules the op rows do not call directly, with where they are checked instead.
+CHECKED_THROUGH_OTHERS = {
+    "output": "the projection of a multi-output rule's results: every row of linalg.eigh, "
+              "linalg.svd, linalg.qr and linalg.slogdet runs it, forward and backward",
 }
 
 

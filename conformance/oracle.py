@@ -144,7 +144,8 @@ _COMPILED: dict = {}
 
 def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | None = None,
         *, compiled: bool = True) -> tuple[np.ndarray, list]:
-    """JAX's output and cotangents of every float argument (None for the others).
+    """JAX's output and cotangents of every float (or complex) argument (None for the others).
+    A multi-output op's ``fn`` returns a tuple and takes a tuple ``cotangent``.
 
     args: NumPy arrays (float64 floats); attrs: already JAX's (see checks.materialize);
     fn: JAX's function to use instead of the table's.
@@ -156,7 +157,7 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
     0 * inf and 0 * nan into 0. Callers confirm eagerly where anything is not finite.
     """
     jax, jnp = jax_modules()
-    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f")
+    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind in "fc")
     key = (op, floats, repr(attrs), fn)
     run = _COMPILED.get(key) if compiled else None
     if run is None:
@@ -169,12 +170,16 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
                     full[i] = v
                 return fn(*full, **attrs)
             out, pullback = jax.vjp(on_floats, *[arrays[i] for i in floats])
+            if isinstance(out, tuple):  # a multi-output op: one cotangent per output
+                return out, pullback(tuple(c.astype(o.dtype) for c, o in zip(cot, out)))
             return out, pullback(cot.astype(out.dtype))
         if compiled:
             run = _COMPILED[key] = jax.jit(run)
     with jax.default_device(jax.devices("cpu")[0]):
-        out, cts = run([jnp.asarray(a) for a in args], jnp.asarray(cotangent))
+        cot = tuple(map(jnp.asarray, cotangent)) if isinstance(cotangent, tuple) else jnp.asarray(cotangent)
+        out, cts = run([jnp.asarray(a) for a in args], cot)
     grads: list = [None] * len(args)
     for i, ct in zip(floats, cts):
-        grads[i] = np.asarray(ct, dtype=np.float64)
-    return np.asarray(out), grads
+        ct = np.asarray(ct)
+        grads[i] = ct.astype(np.complex128 if ct.dtype.kind == "c" else np.float64)
+    return (tuple(map(np.asarray, out)) if isinstance(out, tuple) else np.asarray(out)), grads

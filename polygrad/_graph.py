@@ -75,18 +75,18 @@ class Value:
             self.data = _leaf_array(data, on, dtype)
             if shape is not None and tuple(shape) != tuple(self.data.shape):
                 raise ShapeError(f"Value: data has shape {tuple(self.data.shape)}, not {tuple(shape)}")
-        is_float = on.is_float(self.dtype)
-        if requires_grad and not is_float:
+        inexact = on.is_inexact(self.dtype)  # real or complex floating
+        if requires_grad and not inexact:
             raise DTypeError(
                 f"Value: a leaf of dtype {self.dtype} cannot require a gradient; "
-                "only floating-point leaves can (cast it with pg.astype first)"
+                "only floating-point (real or complex) leaves can (cast it with pg.astype first)"
             )
-        self.requires_grad = is_float and data is not None if requires_grad is None else bool(requires_grad)
+        self.requires_grad = inexact and data is not None if requires_grad is None else bool(requires_grad)
 
     @classmethod
     def _wrap(cls, data, on, *, requires_grad: bool = False, name: str | None = None) -> "Value":
         """A leaf around an array of backend ``on``, dtype untouched."""
-        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_float(data.dtype), on)
+        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_inexact(data.dtype), on)
         leaf.name = name
         return leaf
 
@@ -112,8 +112,14 @@ class Value:
     # -- array attributes (the rest of Value's interface is attached in value.py) --------
     @property
     def shape(self) -> tuple | None:
-        """The shape; for a placeholder its declared shape, None before a feed for nodes."""
-        return tuple(self.data.shape) if self.data is not None else self._shape
+        """The shape; for a placeholder its declared shape, None before a feed for nodes.
+        (The internal node of a multi-output rule, whose data is a tuple: its shapes.)"""
+        data = self.data
+        if data is None:
+            return self._shape
+        if isinstance(data, tuple):
+            return tuple(tuple(a.shape) for a in data)
+        return tuple(data.shape)
 
     @property
     def ndim(self) -> int:
@@ -127,6 +133,8 @@ class Value:
     @property
     def dtype(self) -> Any:
         if self.data is not None:
+            if isinstance(self.data, tuple):  # a multi-output rule's node: its dtypes
+                return tuple(a.dtype for a in self.data)
             return self.data.dtype
         if self._dtype is not None:
             return self._dtype
@@ -416,9 +424,17 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
         node = Value._node(out, None, (), _NO_ATTRS, False, on)
     else:
         # complex results carry gradients too (JAX's convention): never dropped silently
-        requires = requires and rule.vjp is not None and on.is_inexact(out.dtype)
+        requires = requires and rule.vjp is not None and _carries_gradient(on, out)
         node = Value._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
     return node if not _anomaly_watch[0] else _anomaly.watch(node, parents)
+
+
+def _carries_gradient(on: _backend.Backend, out: Any) -> bool:
+    """Real and complex floating outputs carry gradients; a multi-output rule's node
+    (data: a tuple of arrays, see rules/outputs.py) carries one if any output does."""
+    if isinstance(out, tuple):
+        return any(on.is_inexact(a.dtype) for a in out)
+    return on.is_inexact(out.dtype)
 
 
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):

@@ -10,7 +10,7 @@ import contextlib
 from typing import Any, Sequence
 
 from . import _anomaly, _state
-from ._graph import Value
+from ._graph import Value, apply
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
 
@@ -104,8 +104,11 @@ def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
 
 def _seed(root: Value, grad: Any, create_graph: bool):
     on = root.backend
-    if not on.is_float(root.dtype):
+    if not on.is_inexact(root.dtype):
         raise DTypeError(f"backward: the root has dtype {root.dtype}; only float outputs have gradients")
+    if grad is None and not on.is_float(root.dtype):
+        raise DTypeError(f"backward: the root has complex dtype {root.dtype}; give its cotangent, "
+                         "backward(grad), or backpropagate from a real function of it")
     if grad is None:
         seed = on.xp.ones(root.data.shape, dtype=root.dtype)
     elif isinstance(grad, Value):
@@ -169,7 +172,8 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
             parents = node.parents
             try:
                 if create_graph:
-                    cts = RULES[node.op].vjp(xp, ct, node, *parents, **node.attrs)
+                    out = _outputs(node) if isinstance(node.data, tuple) else node
+                    cts = RULES[node.op].vjp(xp, ct, out, *parents, **node.attrs)
                 else:
                     cts = RULES[node.op].vjp(xp, ct, node.data, *[p.data for p in parents], **node.attrs)
             except PolygradError:
@@ -181,6 +185,10 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                     continue
                 if callable(pct):  # computed only now that this input needs it
                     pct = pct()
+                previous = parent._ct
+                if isinstance(pct, tuple):  # to a multi-output node: one cotangent per output, or None
+                    parent._ct = pct if previous is None else _add_per_output(previous, pct)
+                    continue
                 shape = parent.shape
                 if pct.shape != shape:
                     pct = unbroadcast(xp, pct, shape)
@@ -188,7 +196,6 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                     pct = _cast_cotangent(xp, pct, parent, node)
                 if checking:
                     _anomaly.check_cotangent(node, _position(parent, parents), parent, pct)
-                previous = parent._ct
                 parent._ct = pct if previous is None else previous + pct
     finally:
         _passes_running[0] -= 1
@@ -248,6 +255,18 @@ def _own_arrays(on: Any, finished: list, results: dict, seed: Any) -> None:
         finished[i] = (node, owned(ct))
     for key, ct in results.items():
         results[key] = owned(ct)
+
+
+def _add_per_output(previous: tuple, new: tuple) -> tuple:
+    return tuple(a if b is None else b if a is None else a + b for a, b in zip(previous, new))
+
+
+def _outputs(node: Value) -> tuple:
+    """A multi-output node's results as Values, for running its vjp with create_graph."""
+    count = len(node.data)
+    return tuple(apply("output", node, index=i, count=count) for i in range(count))
+
+
 
 
 def backward(root: Value, grad: Any = None, *, create_graph: bool = False) -> None:

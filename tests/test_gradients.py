@@ -12,6 +12,7 @@ without a case here that runs its vjp.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -355,6 +356,9 @@ def test_gradcheck(c: Case):
 
 # -- coverage of the rules table -------------------------------------------------------------------------
 
+FAMILY_MODULES = ("test_linalg", "test_fft")
+
+
 def test_every_differentiable_rule_is_covered(monkeypatch):
     """Each rule with a vjp has its vjp run by at least one case above.
 
@@ -370,7 +374,10 @@ def test_every_differentiable_rule_is_covered(monkeypatch):
             ran.add(_name)
             return _vjp(*args, **kwargs)
         monkeypatch.setattr(rule, "vjp", recording)
-    for c in CASES:
+    # Families with a gradcheck module of their own (same checks, their own inputs) count too.
+    family_cases = [Case(name, f, args) for module in FAMILY_MODULES
+                    for name, f, args in importlib.import_module(module).GRADCHECK_CASES]
+    for c in CASES + family_cases:
         wrt = c.wrt if c.wrt is not None else list(range(len(c.args)))
         args = [pg.Value(a) for a in c.args]
 

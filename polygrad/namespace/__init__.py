@@ -15,7 +15,7 @@ from .. import _backend, engine
 from .._graph import Value, apply, as_dtype
 from ..errors import ShapeError
 from ..rules import broadcast_shapes, normalize_axes
-from . import linalg
+from . import fft, linalg
 from .linalg import matmul, matrix_transpose, tensordot, vecdot
 
 __array_api_version__ = "2024.12"
@@ -362,6 +362,8 @@ __all__ = [
     "sum", "mean", "prod", "max", "min", "var", "std", "cumulative_prod",
     # linear algebra (also in the linalg submodule, as the standard has them)
     "matmul", "tensordot", "vecdot", "matrix_transpose", "linalg",
+    # the fft extension
+    "fft",
     # shape and indexing
     "reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to", "broadcast_arrays",
     "concat", "stack", "moveaxis", "flip", "take",

@@ -47,14 +47,18 @@ def tracer(leaf: Any, what: str, where: Callable[[], str], nested: bool) -> Valu
     if isinstance(leaf, Value):
         data = leaf._require_data(what)
         on = leaf.backend
-        if not on.is_float(leaf.dtype):
-            raise DTypeError(f"{what}: {where()} has dtype {leaf.dtype}; only float arguments can be differentiated")
+        if not on.is_inexact(leaf.dtype):
+            raise DTypeError(f"{what}: {where()} has dtype {leaf.dtype}; only float (real or complex) "
+                             "arguments can be differentiated")
         if nested and leaf.requires_grad:  # an identity node: the outer transform sees through it
             return Value._node(data, "reshape", (leaf,), {"shape": tuple(data.shape)}, True, on)
-        return Value._wrap(data, on, requires_grad=True)
+        stand_in = Value._wrap(data, on)
+        stand_in.requires_grad = True  # complex too: _wrap marks only real floats
+        return stand_in
     value = Value(leaf)
-    if not value.backend.is_float(value.dtype):
-        raise DTypeError(f"{what}: {where()} has dtype {value.dtype}; only float arguments can be differentiated")
+    if not value.backend.is_inexact(value.dtype):
+        raise DTypeError(f"{what}: {where()} has dtype {value.dtype}; only float (real or complex) "
+                         "arguments can be differentiated")
     value.requires_grad = True
     return value
 
@@ -129,7 +133,7 @@ def match_structure(tree: Any, treedef: _tree.PyTreeDef, what: str, name: str) -
 
 
 def _float_value(leaf: Any) -> bool:
-    return isinstance(leaf, Value) and leaf.data is not None and leaf.backend.is_float(leaf.dtype)
+    return isinstance(leaf, Value) and leaf.data is not None and leaf.backend.is_inexact(leaf.dtype)
 
 
 class Trace:

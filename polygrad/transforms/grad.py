@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .._graph import Value
-from ..errors import GradientError, ShapeError
+from ..errors import DTypeError, GradientError, ShapeError
 from ._trace import Trace, _name
 
 __all__ = ["grad", "value_and_grad"]
@@ -28,6 +28,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         out = trace.out_leaves[0]
         if out.shape != ():
             raise ShapeError(f"grad: {_name(f)} must return a scalar, got shape {out.shape}")
+        if not out.backend.is_float(out.dtype) and out.backend.is_inexact(out.dtype):
+            raise DTypeError(f"grad: {_name(f)} must return a real scalar, got dtype {out.dtype} "
+                             "(as jax.grad; backpropagate a real function of it, or use backward(cotangent))")
         seed = out.backend.xp.ones((), dtype=out.dtype)
         if trace.nested:
             seed = Value._wrap(seed, out.backend)
