@@ -5,6 +5,7 @@ import importlib
 
 from ._record import ArrayNamespace, Backend
 from ._scatter import standard_scatter
+from ._special import scipy_special
 
 
 def load() -> Backend:
@@ -16,7 +17,8 @@ def load() -> Backend:
         np.add.at(out, (slice(None),) * axis + (indices,), values)
         return out
 
-    xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add)
+    xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
+                        special=scipy_special(np))
     return Backend(
         name="numpy", xp=xp, device="cpu",
         is_array=lambda obj: isinstance(obj, (np.ndarray, np.generic)),

@@ -16,6 +16,7 @@ from .._graph import Value, apply
 from ..errors import ShapeError
 from ..rules import broadcast_shapes, normalize_axes
 from . import linalg
+from . import special
 from .linalg import matmul, matrix_transpose, tensordot, vecdot
 
 __array_api_version__ = "2024.12"
@@ -356,6 +357,8 @@ __all__ = [
     "sum", "mean", "prod", "max", "min", "var", "std", "cumulative_prod",
     # linear algebra (also in the linalg submodule, as the standard has them)
     "matmul", "tensordot", "vecdot", "matrix_transpose", "linalg",
+    # SciPy's special functions (xp.special, which SciPy's array-API dispatch looks up)
+    "special",
     # shape and indexing
     "reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to", "broadcast_arrays",
     "concat", "stack", "moveaxis", "flip", "take",
