@@ -30,6 +30,7 @@ import pytest
 
 import polygrad as pg
 from polygrad._backend import ArrayNamespace
+from polygrad._backend._special import scipy_special
 from polygrad.rules import RULES
 from polygrad.testing import scaled_error
 from polygrad._graph import apply
@@ -60,8 +61,10 @@ def _scatter_add(values, indices, shape, axis):
     return out
 
 
-# array-api-compat's NumPy plus polygrad's two extensions, written here with plain NumPy.
-REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add)
+# array-api-compat's NumPy plus polygrad's extensions: the scatters written here with plain
+# NumPy, the special functions SciPy's (as on the numpy backend).
+REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add,
+                           special=scipy_special(np))
 
 
 @contextlib.contextmanager
@@ -194,8 +197,8 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
     want = reference_forward(op, ref_args, ex.attrs)
 
     leaves = [pg.Value(on_backend(a, layout, dtype), dtype=None if a.dtype.kind != "f" else pg.backend().dtype(dtype),
-                       requires_grad=a.dtype.kind == "f" and rule.differentiable)
-              for a, layout in zip(ex.args, ex.layouts)]
+                       requires_grad=a.dtype.kind == "f" and rule.differentiable and i not in ex.constants)
+              for i, (a, layout) in enumerate(zip(ex.args, ex.layouts))]
     with quiet():
         out = apply(op, *leaves, **materialize(ex.attrs, "backend"))
     _check_forward(op, out, want, out_dtype, tol, record)
