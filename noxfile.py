@@ -4,6 +4,7 @@
     nox -s "tests(backend='numpy')"
     nox -s "conformance(backend='numpy')"   # writes conformance/reports/numpy.md
     nox -s "bench(backend='numpy')"
+    nox -s "array_api_tests(backend='numpy')"   # the standard's suite: polygrad vs the backend's namespace
     nox -s demo
 """
 from __future__ import annotations
@@ -61,6 +62,26 @@ def bench(session: nox.Session, backend: str) -> None:
     _install(session, backend)
     session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}.json",
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
+
+
+@nox.session
+@nox.parametrize("backend", list(NAMES))
+def array_api_tests(session: nox.Session, backend: str) -> None:
+    """data-apis/array-api-tests against polygrad.namespace and the backend's own namespace;
+    writes conformance/reports/array-api-tests-<backend>.md, .json.
+
+    The suite is not vendored: ARRAY_API_TESTS_DIR, else ../shared/array-api-tests next to the
+    checkout; the session skips, saying so, where neither exists. Extra arguments go to pytest
+    (after --), e.g. nox -s "array_api_tests(backend='numpy')" -- -k test_abs.
+    """
+    from conformance.array_api_suite import suite_dir  # the script's own lookup (imports no polygrad)
+
+    found, reason = suite_dir()
+    if found is None:
+        session.skip(reason)
+    _install(session, backend, extras="test,suite")
+    session.run("python", "-m", "conformance.array_api_suite", "--backend", backend, "--require",
+                *(["--"] + session.posargs if session.posargs else []), env={"POLYGRAD_BACKEND": backend})
 
 
 @nox.session

@@ -54,6 +54,10 @@ SPEC = BackendSpec(
         "float32 exp/sin/cos": "MLX's fast kernels differ from NumPy's float32 by up to ~1e-6 "
                                "relative, hence the float32 tolerance 2e-5",
         "nonzero": "data-dependent shape: computed on the host (forces evaluation)",
+        "special functions": "MLX has erf and erfinv (used in float32; its float64 kernels are float32-"
+                             "accurate, 3e-7 measured); the other primitives of pg.special (erfc, "
+                             "erfcx, ndtri, the gamma family, gammainc, i0e, i1e), and float64 erf/"
+                             "erfinv, are computed by SciPy on the host (forces evaluation)",
         "sort/argsort descending": "MLX sorts ascending only: descending flips, sorts, flips back (stable)",
         "mx.array on the left of an operator": "mx.array's operators raise TypeError for a Value "
                                                "on their right instead of deferring to it: write "

@@ -49,6 +49,7 @@ DOMAINS: dict[str, st.SearchStrategy[float]] = {
     "above_minus_one": _grid(-0.75, 4, 0.0, 1.0, -0.5),
     "nonzero": st.one_of(_grid(0.25, 4, 1.0, 0.5), _grid(-4, -0.25, -1.0)),
     "open_unit": _grid(-0.875, 0.875, 0.0, 0.5, -0.5),  # inside (-1, 1): arcsin-like ops
+    "probability": _grid(0.0625, 0.9375, 0.5, 0.25, 0.75),  # inside (0, 1): logit, ndtri
     # For ops without a gradient only: the values they exist to classify.
     "special": st.one_of(_grid(-4, 4, 0.0, 1.0), st.sampled_from([math.nan, math.inf, -math.inf, -0.0])),
 }
@@ -68,12 +69,14 @@ class Example:
     attrs: dict
     layouts: tuple = ()
     out_dtype: str | None = None  # the output's float dtype where it is not the inputs' (astype)
+    constants: tuple = ()  # positions of float arrays passed without a gradient (gammainc's a)
 
     def __post_init__(self) -> None:
         self.layouts = self.layouts or ("c",) * len(self.args)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{_short(a)}{'' if l == 'c' else f' [{l}]'}" for a, l in zip(self.args, self.layouts))
+        args = ", ".join(f"{_short(a)}{'' if l == 'c' else f' [{l}]'}{' [constant]' if i in self.constants else ''}"
+                         for i, (a, l) in enumerate(zip(self.args, self.layouts)))
         attrs = "".join(f", {k}={_short(v)}" for k, v in self.attrs.items())
         return f"Example({args}{attrs})"
 
@@ -376,6 +379,43 @@ def nonzero(draw, op):
     return example(draw, [array(draw, draw(shapes(min_dims=1)), "real")])
 
 
+def constant_first(generate: Callable) -> Callable:
+    """The generator, with the first input passed as a constant: the op has no gradient in it."""
+    @st.composite
+    def with_constant(draw, op):
+        found = draw(generate(op))
+        found.constants = (0,)
+        return found
+    return with_constant
+
+
+@st.composite
+def polygamma(draw, op):
+    """x and an order n of 0 to 3 (an attribute: one Python int)."""
+    return example(draw, [array(draw, draw(shapes()), "positive")], {"n": draw(st.integers(0, 3))})
+
+
+@st.composite
+def special_logsumexp(draw, op):
+    """SciPy's logsumexp: a, sometimes weights b that broadcast with it (signed: any sign,
+    log |sum|; else positive), an axis (None, int or tuple) and keepdims."""
+    found = draw(reduction()(op))
+    if draw(st.booleans()):
+        (a,) = found.args
+        signed = draw(st.booleans())
+        b_shape = draw(st.sampled_from([a.shape, a.shape[1:], (1,) * a.ndim]))
+        b = array(draw, b_shape, "real" if signed else "positive")
+        found = example(draw, [a, b], {**found.attrs, "signed": signed})
+    return found
+
+
+@st.composite
+def special_softmax(draw, op):
+    """SciPy's softmax and log_softmax: axis None (every axis), an int or a tuple."""
+    shape = draw(shapes(min_dims=1))
+    return example(draw, [array(draw, shape, "real")], {"axis": axis_attr(draw, len(shape))})
+
+
 def logical(arity: int) -> Callable:
     return elementwise(arity, kinds=("bool",) * arity)
 
@@ -638,6 +678,18 @@ GENERATORS: dict[str, Callable] = {
     **{op: fft_nd for op in ("fft.fftn", "fft.ifftn", "fft.rfftn", "fft.irfftn")},
     "fft.fftshift": fft_shift,
     "fft.ifftshift": fft_shift,
+    # SciPy's special functions
+    **{f"special.{name}": elementwise(1) for name in (
+        "erf", "erfc", "erfinv", "erfcx", "ndtr", "log_ndtr", "ndtri", "gammaln", "gamma", "digamma",
+        "i0e", "i1e", "expit", "logit", "log_expit", "softplus", "entr", "sinc", "cbrt")},
+    **{f"special.{name}": elementwise(2) for name in (
+        "betaln", "xlogy", "xlog1py", "rel_entr", "kl_div", "huber", "pseudo_huber", "boxcox")},
+    "special.gammainc": constant_first(elementwise(2)),
+    "special.gammaincc": constant_first(elementwise(2)),
+    "special.polygamma": polygamma,
+    "special.logsumexp": special_logsumexp,
+    "special.softmax": special_softmax,
+    "special.log_softmax": special_softmax,
 }
 
 # Rules the op rows do not call directly, with where they are checked instead.

@@ -19,6 +19,7 @@ class ArrayNamespace:
       scatter(values, key, shape) -> zeros(shape) with ``values`` written at the basic index ``key``
       scatter_add(values, indices, shape, axis) -> zeros(shape) with the slices of
           ``values`` along ``axis`` added at the 1-D integer ``indices`` (repeats add up)
+      special: erf, gamma and their kin, which the standard lacks (see _special.py)
     """
 
     def __init__(self, name: str, base: Any, **extensions: Callable):

@@ -29,6 +29,7 @@ from typing import Any, Callable
 from ..errors import DTypeError
 from ._record import ArrayNamespace, Backend
 from ._scatter import standard_scatter
+from ._special import mlx_special
 
 __all__ = ["load", "extensions", "linalg_extensions", "fft_extensions"]
 
@@ -39,7 +40,8 @@ def load() -> Backend:
     device = mx.default_device()
     float64_ok = device == mx.cpu
     # MLX's setitem builds a new graph node (nothing is shared), so the standard scatter works.
-    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), **extensions(mx, np, float64_ok))
+    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), special=mlx_special(mx, np),
+                        **extensions(mx, np, float64_ok))
 
     def to_numpy(a):
         return np.asarray(a if a.dtype != mx.bfloat16 else a.astype(mx.float32))

@@ -5,6 +5,7 @@ import importlib
 
 from ._record import ArrayNamespace, Backend
 from ._scatter import standard_scatter
+from ._special import scipy_special
 
 
 def load() -> Backend:
@@ -16,7 +17,8 @@ def load() -> Backend:
         np.add.at(out, (slice(None),) * axis + (indices,), values)
         return out
 
-    xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add)
+    xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
+                        special=scipy_special(np))
     # Rules whose forward is exactly this namespace's function of the same name, a NumPy
     # ufunc: replay may compute them into an existing array (out=). Checked in
     # tests/test_trust.py against each rule's forward.

@@ -16,6 +16,7 @@ from .._graph import Value, apply, as_dtype
 from ..errors import ShapeError
 from ..rules import broadcast_shapes, normalize_axes
 from . import fft, linalg
+from . import special
 from .linalg import matmul, matrix_transpose, tensordot, vecdot
 
 __array_api_version__ = "2024.12"
@@ -364,6 +365,8 @@ __all__ = [
     "matmul", "tensordot", "vecdot", "matrix_transpose", "linalg",
     # the fft extension
     "fft",
+    # SciPy's special functions (xp.special, which SciPy's array-API dispatch looks up)
+    "special",
     # shape and indexing
     "reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to", "broadcast_arrays",
     "concat", "stack", "moveaxis", "flip", "take",
