@@ -19,7 +19,7 @@ from contextvars import ContextVar
 __all__ = [
     "backend_name", "set_default_backend_name", "use_backend_name", "dtype_name",
     "set_default_dtype_name", "is_grad_enabled", "grad_mode", "no_grad", "enable_grad",
-    "transform_depth", "entering_transform", "FLOAT_DTYPE_NAMES",
+    "transform_depth", "entering_transform", "FLOAT_DTYPE_NAMES", "vmapping", "jit_tracing",
 ]
 
 FLOAT_DTYPE_NAMES = ("float32", "float64")
@@ -38,6 +38,10 @@ _backend_override: ContextVar[str | None] = ContextVar("polygrad_backend", defau
 _dtype_override: ContextVar[str | None] = ContextVar("polygrad_dtype", default=None)
 _grad_enabled: ContextVar[bool] = ContextVar("polygrad_grad_enabled", default=True)
 _transform_depth: ContextVar[int] = ContextVar("polygrad_transform_depth", default=0)
+# True while vmap runs its function: apply then looks for batched Values among its inputs
+_vmapping: ContextVar[bool] = ContextVar("polygrad_vmapping", default=False)
+# True while jit traces its function: a Value's truth value is unknown then
+_jit_tracing: ContextVar[bool] = ContextVar("polygrad_jit_tracing", default=False)
 
 
 # -- backend -----------------------------------------------------------------------------
@@ -113,3 +117,25 @@ def entering_transform():
         yield
     finally:
         _transform_depth.reset(token)
+
+
+# -- vmap and jit ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def vmapping():
+    """Inside: apply batches the ops that meet a batched Value (see transforms/vmap.py)."""
+    token = _vmapping.set(True)
+    try:
+        yield
+    finally:
+        _vmapping.reset(token)
+
+
+@contextlib.contextmanager
+def jit_tracing():
+    """Inside: jit is tracing a function on placeholders (see transforms/jit.py)."""
+    token = _jit_tracing.set(True)
+    try:
+        yield
+    finally:
+        _jit_tracing.reset(token)

@@ -32,3 +32,8 @@ class IndexingError(PolygradError, IndexError):
 class StateDictError(PolygradError, ValueError):
     """A state (from state_dict() or a checkpoint) that does not fit the module or optimizer
     it is loaded into: missing or unexpected names, or arrays of the wrong shape."""
+
+
+class TracerError(PolygradError, TypeError):
+    """A traced value's contents asked for while pg.jit traces (JAX's ConcretizationTypeError):
+    Python control flow that depends on data cannot be compiled."""

@@ -47,6 +47,10 @@ class _ValueMethods:
 
     def item(self) -> float | int | bool:
         data = self._require_data("item")
+        if type(self) is not Value and self.data is not None and self.data.shape[:1] != (1,) and self.data.ndim > self.ndim:
+            raise PolygradError(
+                "item: under vmap this Value holds one value per example; data-dependent Python "
+                "control flow cannot be batched (use pg.where)")
         if self.size != 1:
             raise ShapeError(f"item: needs a Value with one element, got shape {self.shape}")
         return self.backend.to_numpy(data).item()
@@ -67,7 +71,7 @@ class _ValueMethods:
 
     def detach(self) -> Value:
         """A new leaf sharing this data, outside the graph, with no gradient."""
-        return Value._wrap(self._require_data("detach"), self.backend)
+        return type(self)._wrap(self._require_data("detach"), self.backend)  # batched stays batched
 
     def to(self, name: str) -> Value:
         """This Value's data on another backend, as a new leaf (DLPack where possible)."""

@@ -49,9 +49,10 @@ def tracer(leaf: Any, what: str, where: Callable[[], str], nested: bool) -> Valu
         on = leaf.backend
         if not on.is_float(leaf.dtype):
             raise DTypeError(f"{what}: {where()} has dtype {leaf.dtype}; only float arguments can be differentiated")
+        kind = type(leaf)  # a BatchedValue (under vmap) stays one
         if nested and leaf.requires_grad:  # an identity node: the outer transform sees through it
-            return Value._node(data, "reshape", (leaf,), {"shape": tuple(data.shape)}, True, on)
-        return Value._wrap(data, on, requires_grad=True)
+            return kind._node(data, "reshape", (leaf,), {"shape": tuple(leaf.shape)}, True, on)
+        return kind._wrap(data, on, requires_grad=True)
     value = Value(leaf)
     if not value.backend.is_float(value.dtype):
         raise DTypeError(f"{what}: {where()} has dtype {value.dtype}; only float arguments can be differentiated")
@@ -88,7 +89,7 @@ def deliver(value: Any, like: Value | None, *, nested: bool, raw: bool) -> Any:
     if value is None:
         value = like.backend.xp.zeros_like(like.data)
     if nested:
-        return value if isinstance(value, Value) else Value._wrap(value, like.backend)
+        return value if isinstance(value, Value) else type(like)._wrap(value, like.backend)
     if isinstance(value, Value):
         return value.data if raw else value.detach()
     return value if raw else Value._wrap(value, like.backend)
@@ -116,7 +117,7 @@ def as_cotangent(value: Any, like: Value, what: str, where: Callable[[], str], c
     if array.dtype != like.dtype:
         array = pn.astype(array, like.dtype) if isinstance(array, Value) else on.xp.astype(array, like.dtype)
     if create_graph:
-        return array if isinstance(array, Value) else Value._wrap(array, on)
+        return array if isinstance(array, Value) else Value._wrap(array, on)  # unbatched under vmap
     return array.data if isinstance(array, Value) else array
 
 
