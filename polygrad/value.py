@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _backend, engine, indexing, namespace, replay
+from . import _backend, _state, engine, indexing, namespace, replay
 from ._graph import Value, apply
-from .errors import PolygradError, ShapeError
+from .errors import PolygradError, ShapeError, TracerError
 
 __all__ = ["Value"]
 
@@ -43,9 +43,19 @@ class _ValueMethods:
     # -- conversion ---------------------------------------------------------------------
     def numpy(self):
         """The data as a NumPy array (a copy where the backend is not NumPy)."""
+        self._refuse_if_traced("numpy")
         return self.backend.to_numpy(self._require_data("numpy"))
 
+    def _refuse_if_traced(self, what: str) -> None:
+        """Under pg.jit, a value computed from the traced inputs has no fixed contents."""
+        if _state._jit_tracing.get() and (self.op is not None or self.name is not None):
+            raise TracerError(
+                f"{what}: under pg.jit, {self._describe()} (shape {self.shape}) is traced: its value "
+                "changes from call to call, so Python control flow on it (if, while, bool, float, "
+                "item, numpy) cannot be compiled. Use pg.where, or call f without jit")
+
     def item(self) -> float | int | bool:
+        self._refuse_if_traced("item")
         data = self._require_data("item")
         if type(self) is not Value and self.data is not None and self.data.shape[:1] != (1,) and self.data.ndim > self.ndim:
             raise PolygradError(
