@@ -21,7 +21,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Callable
 
-from .. import _state
+from .. import _backend, _state
 from .. import namespace as pn
 from .._graph import RULES, Value
 from ..engine import toposort
@@ -145,7 +145,7 @@ def _signature_part(leaf: Any, on) -> tuple:
         return ("static", type(leaf), leaf)
     if isinstance(leaf, Value) or on.is_array(leaf):
         data = leaf._require_data("jit") if isinstance(leaf, Value) else leaf
-        return (tuple(data.shape), str(data.dtype))
+        return (tuple(data.shape), data.dtype)
     return ("host", tuple(getattr(leaf, "shape", ())), str(getattr(leaf, "dtype", type(leaf))))
 
 
@@ -161,14 +161,18 @@ def jit(f: Callable) -> Callable:
     cache: dict = {}
 
     def jitted(*args, **kwargs):
-        leaves, treedef = _tree.flatten((args, kwargs))
-        on = next((x.backend for x in leaves if isinstance(x, Value)), None)
-        if on is None:
-            from .._backend import backend
-            on = backend()
+        on = next((x.backend for x in args if isinstance(x, Value)), None) or _backend.backend()
+        if not kwargs and all(on.is_array(x) for x in args):
+            # the common call, arrays only: no pytree walk (optree takes ~15 us per jax array)
+            leaves, treedef = list(args), len(args)
+        else:
+            leaves, treedef = _tree.flatten((args, kwargs))
+            on = next((x.backend for x in leaves if isinstance(x, Value)), on)
         key = (on.name, treedef, tuple(_signature_part(x, on) for x in leaves))
         traced = cache.get(key)
         if traced is None:
+            if isinstance(treedef, int):
+                treedef = _tree.flatten((args, kwargs))[1]
             traced = cache[key] = _Traced(f, args, kwargs, leaves, treedef, on)
             jitted.trace_count += 1
             outs = traced.first
