@@ -35,6 +35,7 @@ from .errors import GradientError as GradientError
 from .errors import IndexingError as IndexingError
 from .errors import OpError as OpError
 from .errors import PolygradError as PolygradError
+from .errors import TracerError as TracerError
 from .errors import ShapeError as ShapeError
 from .errors import StateDictError as StateDictError
 from .io import load as load
@@ -58,6 +59,8 @@ from .transforms import linearize as linearize
 from .transforms import remat as remat
 from .transforms import value_and_grad as value_and_grad
 from .transforms import vjp as vjp
+from .transforms import vmap as vmap
+from .transforms import jit as jit
 from .value import Value as Value
 
 __version__ = "0.1.0"
@@ -71,7 +74,7 @@ def __getattr__(name: str):
 __all__ = [
     "Value", "placeholder", "grad", "value_and_grad", "no_grad", "enable_grad", "is_grad_enabled",
     "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "checkpoint", "remat",
-    "custom_vjp", "custom_jvp", "defop", "tree",
+    "custom_vjp", "custom_jvp", "defop", "tree", "vmap", "jit", "TracerError",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "use_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",

@@ -15,13 +15,14 @@ import re
 from typing import Any
 
 from . import _anomaly, _backend, _state
-from .errors import AxisError, BackendError, DTypeError, IndexingError, OpError, PolygradError, ShapeError
+from .errors import AxisError, BackendError, DTypeError, IndexingError, OpError, PolygradError, ShapeError, TracerError
 from .rules import RULES, Rule
 
-__all__ = ["Value", "apply", "run_forward", "describe_failure", "as_dtype", "dtype_name", "RULES"]
+__all__ = ["Value", "BatchedValue", "apply", "run_forward", "describe_failure", "as_dtype", "dtype_name", "RULES"]
 
 _NO_ATTRS: dict = {}
 _grad_enabled = _state._grad_enabled.get  # read on every apply: a ContextVar lookup
+_vmapping = _state._vmapping.get
 # Creation order: the backward walk's ordering key. Shared by all threads, which is safe:
 # next() on itertools.count is one C call, atomic under the GIL, so ids are unique; the
 # walk needs only that a node's id exceeds its parents' (a node is made after them).
@@ -146,6 +147,13 @@ class Value:
 
     def _require_data(self, what: str):
         if self.data is None:
+            if _state._jit_tracing.get():
+                raise TracerError(
+                    f"{what}: under pg.jit, {self._describe()} is traced, its value unknown until the "
+                    "compiled function runs; Python control flow on it (if, while, bool, float, item) "
+                    "cannot be compiled. Use pg.where, or pass the value as a static Python number "
+                    "(jit(f, static_argnums=...)), or call f without jit"
+                )
             raise PolygradError(
                 f"{what}: {self._describe()} has no data yet; feed its placeholders with "
                 "root.forward(name=array) first"
@@ -156,6 +164,18 @@ class Value:
         if self.op is None:
             return f"placeholder {self.name!r}" if self.name else "leaf"
         return f"the output of {self.op}"
+
+
+class BatchedValue(Value):
+    """A Value under vmap: its data carry the batch axis in front, everything else (shape,
+    ndim, the attrs recorded on its node) describes one example. Ops see examples; apply
+    runs each op once on the whole batch through the op's batching rule."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self) -> tuple | None:
+        return tuple(self.data.shape)[1:]
 
 
 # -- making leaves and constants -------------------------------------------------------------
@@ -389,6 +409,10 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
     data and gradients; no work for gradients when recording is off or the rule has none.
     """
     rule = RULES[op]
+    if _vmapping():
+        for x in inputs:
+            if x.__class__ is BatchedValue:
+                return _apply_batched(rule, op, inputs, attrs)
     on = None
     lift = False
     for x in inputs:
@@ -435,6 +459,33 @@ def _carries_gradient(on: _backend.Backend, out: Any) -> bool:
     if isinstance(out, tuple):
         return any(on.is_inexact(a.dtype) for a in out)
     return on.is_inexact(out.dtype)
+
+
+def _apply_batched(rule: Rule, op: str, inputs: tuple, attrs: dict) -> Value:
+    """apply under vmap, some inputs batched: the op's batching rule runs it once on the
+    whole batch; the node records the example-level attrs (its vjp works on examples)."""
+    on = next(x.backend for x in inputs if isinstance(x, Value))
+    for x in inputs:
+        if isinstance(x, Value) and x.backend is not on:
+            raise _mixed_backends(op, on, x.backend)
+    parents = _lift(inputs, on, op)
+    batched = tuple(p.__class__ is BatchedValue for p in parents)
+    arrays = [p._require_data(op) for p in parents]
+    if rule.batch is None:
+        raise OpError(f"vmap: {op} has no batching rule (polygrad.rules.batching lists the ops that have one)")
+    try:
+        out = rule.batch(on.xp, arrays, batched, attrs)
+    except PolygradError:
+        raise
+    except Exception as exc:
+        raise describe_failure(rule, arrays, attrs, exc, on) from exc
+    if out is None:
+        raise OpError(f"vmap: {op} cannot be batched with these arguments ({', '.join(f'{k}={_short_repr(v)}' for k, v in attrs.items())}; "
+                      f"batched inputs: {[i for i, b in enumerate(batched) if b]})")
+    if not _grad_enabled():
+        return BatchedValue._node(out, None, (), _NO_ATTRS, False, on)
+    requires = rule.vjp is not None and on.is_float(out.dtype) and any(p.requires_grad for p in parents)
+    return BatchedValue._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
 
 
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):

@@ -21,7 +21,7 @@ __all__ = [
     "backend_name", "set_default_backend_name", "use_backend_name", "dtype_name",
     "set_default_dtype_name", "use_dtype_name", "is_grad_enabled", "grad_mode", "no_grad", "enable_grad",
     "transform_depth", "entering_transform", "FLOAT_DTYPE_NAMES", "detect_anomaly",
-    "is_anomaly_enabled", "anomaly_watch",
+    "is_anomaly_enabled", "anomaly_watch", "vmapping", "jit_tracing",
 ]
 
 FLOAT_DTYPE_NAMES = ("float32", "float64")
@@ -42,6 +42,10 @@ _dtype_override: ContextVar[str | None] = ContextVar("polygrad_dtype", default=N
 _grad_enabled: ContextVar[bool] = ContextVar("polygrad_grad_enabled", default=True)
 _transform_depth: ContextVar[int] = ContextVar("polygrad_transform_depth", default=0)
 _anomaly: ContextVar[bool] = ContextVar("polygrad_anomaly", default=_defaults.debug_nans)
+# True while vmap runs its function: apply then looks for batched Values among its inputs
+_vmapping: ContextVar[bool] = ContextVar("polygrad_vmapping", default=False)
+# True while jit traces its function: a Value's truth value is unknown then
+_jit_tracing: ContextVar[bool] = ContextVar("polygrad_jit_tracing", default=False)
 
 
 # -- backend -----------------------------------------------------------------------------
@@ -158,3 +162,24 @@ def detect_anomaly(enabled: bool = True):
         with _anomaly_count_lock:
             anomaly_watch[0] -= 1
         _anomaly.reset(token)
+
+# -- vmap and jit ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def vmapping():
+    """Inside: apply batches the ops that meet a batched Value (see transforms/vmap.py)."""
+    token = _vmapping.set(True)
+    try:
+        yield
+    finally:
+        _vmapping.reset(token)
+
+
+@contextlib.contextmanager
+def jit_tracing():
+    """Inside: jit is tracing a function on placeholders (see transforms/jit.py)."""
+    token = _jit_tracing.set(True)
+    try:
+        yield
+    finally:
+        _jit_tracing.reset(token)

@@ -54,3 +54,8 @@ class AnomalyError(PolygradError, FloatingPointError):
     """Anomaly mode (``pg.detect_anomaly()``, ``POLYGRAD_DEBUG_NANS=1``): an op produced a
     NaN or an infinity, in a forward or a backward; the message names the op, the shapes
     and the line of user code that created the node."""
+
+
+class TracerError(PolygradError, TypeError):
+    """A traced value's contents asked for while pg.jit traces (JAX's ConcretizationTypeError):
+    Python control flow that depends on data cannot be compiled."""

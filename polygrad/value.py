@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _backend, engine, indexing, namespace, replay
+from . import _backend, _state, engine, indexing, namespace, replay
 from ._graph import DTYPE_NAMES, Value, apply, as_dtype, dtype_name
-from .errors import PolygradError, ShapeError
+from .errors import PolygradError, ShapeError, TracerError
 
 __all__ = ["Value"]
 
@@ -43,10 +43,24 @@ class _ValueMethods:
     # -- conversion ---------------------------------------------------------------------
     def numpy(self):
         """The data as a NumPy array (a copy where the backend is not NumPy)."""
+        self._refuse_if_traced("numpy")
         return self.backend.to_numpy(self._require_data("numpy"))
 
+    def _refuse_if_traced(self, what: str) -> None:
+        """Under pg.jit, a value computed from the traced inputs has no fixed contents."""
+        if _state._jit_tracing.get() and (self.op is not None or self.name is not None):
+            raise TracerError(
+                f"{what}: under pg.jit, {self._describe()} (shape {self.shape}) is traced: its value "
+                "changes from call to call, so Python control flow on it (if, while, bool, float, "
+                "item, numpy) cannot be compiled. Use pg.where, or call f without jit")
+
     def item(self) -> float | int | bool:
+        self._refuse_if_traced("item")
         data = self._require_data("item")
+        if type(self) is not Value and self.data is not None and self.data.shape[:1] != (1,) and self.data.ndim > self.ndim:
+            raise PolygradError(
+                "item: under vmap this Value holds one value per example; data-dependent Python "
+                "control flow cannot be batched (use pg.where)")
         if self.size != 1:
             raise ShapeError(f"item: needs a Value with one element, got shape {self.shape}")
         return self.backend.to_numpy(data).item()
@@ -67,7 +81,7 @@ class _ValueMethods:
 
     def detach(self) -> Value:
         """A new leaf sharing this data, outside the graph, with no gradient."""
-        return Value._wrap(self._require_data("detach"), self.backend)
+        return type(self)._wrap(self._require_data("detach"), self.backend)  # batched stays batched
 
     def to(self, name: str) -> Value:
         """This Value's data on another backend, as a new leaf (DLPack where possible)."""

@@ -331,7 +331,8 @@ def _like(name: str):
     def function(x, /, *args, dtype=None, device=None):
         on = x.backend if isinstance(x, Value) else _backend.backend()
         data = x.data if isinstance(x, Value) else x
-        return Value._wrap(getattr(on.xp, name)(data, *args, dtype=_dtype_arg(dtype, on, name)), on)
+        kind = type(x) if isinstance(x, Value) else Value  # under vmap a batched Value stays one
+        return kind._wrap(getattr(on.xp, name)(data, *args, dtype=_dtype_arg(dtype, on, name)), on)
     function.__name__ = function.__qualname__ = name
     return function
 

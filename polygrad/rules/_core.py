@@ -35,19 +35,29 @@ __all__ = [
 class Rule:
     """One op: a forward, a vjp (None for ops without a gradient) and metadata."""
 
-    __slots__ = ("name", "forward", "vjp", "checks", "domain", "broadcasts", "doc")
+    __slots__ = ("name", "forward", "vjp", "checks", "batch", "domain", "broadcasts", "doc")
 
     def __init__(self, name: str, forward: Callable, domain: Any, broadcasts: bool):
         self.name = name
         self.forward = forward
         self.vjp: Callable | None = None
         self.checks: Callable | None = None
+        self.batch: Callable | None = None
         self.domain = domain
         self.broadcasts = broadcasts
         self.doc = (forward.__doc__ or "").strip()
 
     def defvjp(self, vjp: Callable) -> "Rule":
         self.vjp = vjp
+        return self
+
+    def defbatch(self, batch: Callable) -> "Rule":
+        """batch(xp, arrays, batched, attrs) -> the output with the vmap axis in front.
+
+        ``arrays`` are the inputs as stored under vmap: those with ``batched[i]`` carry the
+        batch axis at position 0, the others do not; ``attrs`` are the op's own attributes,
+        about the arrays without the batch axis. See rules/batching.py for the families."""
+        self.batch = batch
         return self
 
     def defchecks(self, checks: Callable) -> "Rule":

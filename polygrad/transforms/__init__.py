@@ -22,8 +22,11 @@ from .jacobians import jacrev as jacrev
 from .jacobians import jvp as jvp
 from .jacobians import linearize as linearize
 from .jacobians import vjp as vjp
+from .jit import jit as jit
+from .vmap import vmap as vmap
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian",
     "checkpoint", "remat", "custom_vjp", "custom_jvp", "defop", "functional_call", "named_parameters",
+    "vmap", "jit",
 ]

@@ -50,9 +50,10 @@ def tracer(leaf: Any, what: str, where: Callable[[], str], nested: bool) -> Valu
         if not on.is_inexact(leaf.dtype):
             raise DTypeError(f"{what}: {where()} has dtype {leaf.dtype}; only float (real or complex) "
                              "arguments can be differentiated")
+        kind = type(leaf)  # a BatchedValue (under vmap) stays one
         if nested and leaf.requires_grad:  # an identity node: the outer transform sees through it
-            return Value._node(data, "reshape", (leaf,), {"shape": tuple(data.shape)}, True, on)
-        stand_in = Value._wrap(data, on)
+            return kind._node(data, "reshape", (leaf,), {"shape": tuple(leaf.shape)}, True, on)
+        stand_in = kind._wrap(data, on)
         stand_in.requires_grad = True  # complex too: _wrap marks only real floats
         return stand_in
     value = Value(leaf)
@@ -92,7 +93,7 @@ def deliver(value: Any, like: Value | None, *, nested: bool, raw: bool) -> Any:
     if value is None:
         value = like.backend.xp.zeros_like(like.data)
     if nested:
-        return value if isinstance(value, Value) else Value._wrap(value, like.backend)
+        return value if isinstance(value, Value) else type(like)._wrap(value, like.backend)
     if isinstance(value, Value):
         return value.data if raw else value.detach()
     return value if raw else Value._wrap(value, like.backend)
@@ -120,7 +121,7 @@ def as_cotangent(value: Any, like: Value, what: str, where: Callable[[], str], c
     if array.dtype != like.dtype:
         array = pn.astype(array, like.dtype) if isinstance(array, Value) else on.xp.astype(array, like.dtype)
     if create_graph:
-        return array if isinstance(array, Value) else Value._wrap(array, on)
+        return array if isinstance(array, Value) else Value._wrap(array, on)  # unbatched under vmap
     return array.data if isinstance(array, Value) else array
 
 
