@@ -13,6 +13,7 @@ from . import nn as nn
 from . import optim as optim
 from . import testing as testing
 from . import tree as tree
+from . import viz as viz
 from ._state import enable_grad as enable_grad
 from ._state import is_grad_enabled as is_grad_enabled
 from ._state import no_grad as no_grad
@@ -67,7 +68,7 @@ __all__ = [
     "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "checkpoint", "remat",
     "custom_vjp", "custom_jvp", "defop", "tree",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
-    "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
+    "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing", "viz",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
     "StateDictError", "save", "load",
     *_namespace_all,
