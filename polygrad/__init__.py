@@ -34,6 +34,7 @@ from .errors import ShapeError as ShapeError
 from .errors import StateDictError as StateDictError
 from .io import load as load
 from .io import save as save
+from .profiler import profile as profile
 from .namespace import *  # noqa: F403 - the array-API functions, listed in namespace.__all__
 from .namespace import __all__ as _namespace_all
 from .namespace import __array_api_version__ as __array_api_version__
@@ -70,6 +71,6 @@ __all__ = [
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
     "set_default_dtype", "Backend", "RULES", "nn", "optim", "testing", "viz",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
-    "StateDictError", "save", "load",
+    "StateDictError", "save", "load", "profile",
     *_namespace_all,
 ]

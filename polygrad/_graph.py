@@ -22,6 +22,7 @@ __all__ = ["Value", "apply", "run_forward", "describe_failure", "as_dtype", "RUL
 _NO_ATTRS: dict = {}
 _grad_enabled = _state._grad_enabled.get  # read on every apply: a ContextVar lookup
 _creation = itertools.count()  # creation order: the backward walk's ordering key
+_profiler = None  # set by pg.profile(): when None, profiling costs one global read per op
 
 
 class Value:
@@ -260,7 +261,7 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
         if p.requires_grad:
             requires = True
     try:
-        out = rule.forward(on.xp, *arrays, **attrs)
+        out = rule.forward(on.xp, *arrays, **attrs) if _profiler is None else _profiler.forward(rule, on, arrays, attrs)
     except PolygradError:
         raise
     except Exception as exc:  # the backend's own error type varies: name the op instead
@@ -274,7 +275,7 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):
     """rule.forward, with the backend's complaint turned into one naming the op and inputs."""
     try:
-        return rule.forward(on.xp, *arrays, **attrs)
+        return rule.forward(on.xp, *arrays, **attrs) if _profiler is None else _profiler.forward(rule, on, arrays, attrs)
     except PolygradError:
         raise
     except Exception as exc:  # the backend's own error type varies: name the op instead

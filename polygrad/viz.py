@@ -25,7 +25,7 @@ def _dtype_name(node: Value) -> str:
         dtype = node.dtype
     except Exception:  # a node below a placeholder that was never fed
         return "?"
-    return str(getattr(dtype, "name", None) or dtype).replace("mlx.core.", "")
+    return str(getattr(dtype, "name", None) or dtype).rpartition(".")[2]  # mlx.core.float32 -> float32
 
 
 def _shape_text(node: Value) -> str:
