@@ -13,7 +13,9 @@ import argparse
 import codecs
 import contextlib
 import io
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -63,6 +65,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--record", help="write the losses and step times to this JSON file")
     args = parser.parse_args(argv)
 
     text = zen_of_python()
@@ -102,8 +105,11 @@ def main(argv=None) -> dict:
     print(f"{args.steps} steps: loss {losses[0]:.3f} -> {final:.3f} (mean of the last 10), "
           f"{np.median(timed) * 1e3:.1f} ms/step")
     print("sample:", repr("".join(chars[i] for i in sample[args.context:])))
-    return {"backend": on.name, "steps": args.steps, "first_loss": losses[0], "final_loss": final,
-            "median_step_ms": float(np.median(timed) * 1e3)}
+    summary = {"backend": on.name, "steps": args.steps, "first_loss": losses[0], "final_loss": final,
+               "median_step_ms": float(np.median(timed) * 1e3), "losses": losses}
+    if args.record:
+        Path(args.record).write_text(json.dumps(summary))
+    return summary
 
 
 if __name__ == "__main__":
