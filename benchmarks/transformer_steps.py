@@ -44,6 +44,7 @@ def main(argv=None) -> None:
         print(backend, {k: v for k, v in results[backend].items() if k != "losses"}, flush=True)
     record = {"workload": "examples/char_transformer.py (defaults: 1 block, dim 64, 4 heads, context 32, batch 16)",
               "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs (shared)",
+              "load_average_1min": os.getloadavg()[0],  # a loaded machine slows every backend
               "python": platform.python_version(), "backends": results}
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
     print("wrote", args.out)
