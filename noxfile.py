@@ -54,14 +54,15 @@ def conformance(session: nox.Session, backend: str) -> None:
 @nox.session
 @nox.parametrize("backend", list(NAMES))
 def bench(session: nox.Session, backend: str) -> None:
-    """polygrad / hand-written time ratios; JSON under benchmarks/results/.
+    """polygrad / hand-written time ratios; JSON and PNG plots under benchmarks/results/.
 
     Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they slow NumPy's BLAS):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nox -s "bench(backend='numpy')"
     """
-    _install(session, backend)
+    _install(session, backend, extras="test,plots")
     session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}.json",
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
+    session.run("python", "-m", "benchmarks.plot")  # PNGs of the ratios next to the JSON
 
 
 @nox.session

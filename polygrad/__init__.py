@@ -14,6 +14,7 @@ from . import optim as optim
 from . import testing as testing
 from . import tree as tree
 from ._state import detect_anomaly as detect_anomaly
+from . import viz as viz
 from ._state import enable_grad as enable_grad
 from ._state import is_anomaly_enabled as is_anomaly_enabled
 from ._state import is_grad_enabled as is_grad_enabled
@@ -40,6 +41,7 @@ from .errors import ShapeError as ShapeError
 from .errors import StateDictError as StateDictError
 from .io import load as load
 from .io import save as save
+from .profiler import profile as profile
 from .namespace import *  # noqa: F403 - the array-API functions, listed in namespace.__all__
 from .namespace import __all__ as _namespace_all
 from .namespace import __array_api_version__ as __array_api_version__
@@ -76,9 +78,9 @@ __all__ = [
     "vjp", "jvp", "linearize", "jacrev", "jacfwd", "jacobian", "hessian", "checkpoint", "remat",
     "custom_vjp", "custom_jvp", "defop", "tree", "vmap", "jit", "TracerError",
     "backend", "set_backend", "use_backend", "available_backends", "default_dtype",
-    "set_default_dtype", "use_default_dtype", "Backend", "RULES", "nn", "optim", "testing",
+    "set_default_dtype", "use_default_dtype", "Backend", "RULES", "nn", "optim", "testing", "viz",
     "PolygradError", "ShapeError", "DTypeError", "BackendError", "OpError", "GradientError", "IndexingError",
-    "StateDictError", "save", "load",
+    "StateDictError", "save", "load", "profile",
     "AxisError", "FeedError", "AnomalyError", "detect_anomaly", "is_anomaly_enabled",
     *_namespace_all,
 ]

@@ -28,6 +28,7 @@ _vmapping = _state._vmapping.get
 # walk needs only that a node's id exceeds its parents' (a node is made after them).
 _creation = itertools.count()
 _anomaly_watch = _state.anomaly_watch  # non-zero while anomaly mode is on somewhere
+_profiler = None  # set by pg.profile(): when None, profiling costs one global read per op
 
 
 class Value:
@@ -439,7 +440,7 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
         if p.requires_grad:
             requires = True
     try:
-        out = rule.forward(on.xp, *arrays, **attrs)
+        out = rule.forward(on.xp, *arrays, **attrs) if _profiler is None else _profiler.forward(rule, on, arrays, attrs)
     except PolygradError:
         raise
     except Exception as exc:  # the backend's own error type varies: name the op instead
@@ -491,7 +492,7 @@ def _apply_batched(rule: Rule, op: str, inputs: tuple, attrs: dict) -> Value:
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):
     """rule.forward, with the backend's complaint turned into one naming the op and inputs."""
     try:
-        return rule.forward(on.xp, *arrays, **attrs)
+        return rule.forward(on.xp, *arrays, **attrs) if _profiler is None else _profiler.forward(rule, on, arrays, attrs)
     except PolygradError:
         raise
     except Exception as exc:  # the backend's own error type varies: name the op instead

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Sequence
 
-from . import _anomaly, _state
+from . import _anomaly, _graph, _state
 from ._graph import Value, apply
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
@@ -171,11 +171,12 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 continue
             parents = node.parents
             try:
+                vjp = RULES[node.op].vjp if _graph._profiler is None else _graph._profiler.timed_vjp(node)
                 if create_graph:
                     out = _outputs(node) if isinstance(node.data, tuple) else node
-                    cts = RULES[node.op].vjp(xp, ct, out, *parents, **node.attrs)
+                    cts = vjp(xp, ct, out, *parents, **node.attrs)
                 else:
-                    cts = RULES[node.op].vjp(xp, ct, node.data, *[p.data for p in parents], **node.attrs)
+                    cts = vjp(xp, ct, node.data, *[p.data for p in parents], **node.attrs)
             except PolygradError:
                 raise
             except Exception as exc:
