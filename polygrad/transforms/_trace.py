@@ -48,8 +48,8 @@ def tracer(leaf: Any, what: str, where: Callable[[], str], nested: bool) -> Valu
         data = leaf._require_data(what)
         on = leaf.backend
         if not on.is_inexact(leaf.dtype):
-            raise DTypeError(f"{what}: {where()} has dtype {leaf.dtype}; only float (real or complex) "
-                             "arguments can be differentiated")
+            raise DTypeError(f"{what}: {where()} has dtype {leaf.dtype}; only float arguments "
+                             "(real or complex) can be differentiated")
         kind = type(leaf)  # a BatchedValue (under vmap) stays one
         if nested and leaf.requires_grad:  # an identity node: the outer transform sees through it
             return kind._node(data, "reshape", (leaf,), {"shape": tuple(leaf.shape)}, True, on)
@@ -58,8 +58,8 @@ def tracer(leaf: Any, what: str, where: Callable[[], str], nested: bool) -> Valu
         return stand_in
     value = Value(leaf)
     if not value.backend.is_inexact(value.dtype):
-        raise DTypeError(f"{what}: {where()} has dtype {value.dtype}; only float (real or complex) "
-                         "arguments can be differentiated")
+        raise DTypeError(f"{what}: {where()} has dtype {value.dtype}; only float arguments "
+                         "(real or complex) can be differentiated")
     value.requires_grad = True
     return value
 
