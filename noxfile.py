@@ -60,7 +60,8 @@ def bench(session: nox.Session, backend: str) -> None:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nox -s "bench(backend='numpy')"
     """
     _install(session, backend, extras="test,plots")
-    session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}.json",
+    where = "gpu" if backend == "cupy" else "cpu"  # benchmarks/gpu_check.sh names the GPU itself
+    session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}-{where}.json",
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
     session.run("python", "-m", "benchmarks.plot")  # PNGs of the ratios next to the JSON
 
