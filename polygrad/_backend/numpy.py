@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import importlib
 
+from ._malloc import keep_freed_memory
 from ._record import ArrayNamespace, Backend
 from ._scatter import standard_scatter
 from ._special import scipy_special
 
 
 def load() -> Backend:
+    keep_freed_memory()  # arrays in glibc's heap: see _malloc.py
     np = importlib.import_module("numpy")
     compat = importlib.import_module("array_api_compat.numpy")
 
@@ -18,7 +20,7 @@ def load() -> Backend:
         return out
 
     xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
-                        special=scipy_special(np))
+                        special=scipy_special(np), any_eagerly=lambda mask: bool(mask.any()))
     # Rules whose forward is exactly this namespace's function of the same name, a NumPy
     # ufunc: replay may compute them into an existing array (out=). Checked in
     # tests/test_trust.py against each rule's forward.
