@@ -20,6 +20,9 @@ class ArrayNamespace:
       scatter_add(values, indices, shape, axis) -> zeros(shape) with the slices of
           ``values`` along ``axis`` added at the 1-D integer ``indices`` (repeats add up)
       special: erf, gamma and their kin, which the standard lacks (see _special.py)
+      any_eagerly(mask) -> bool, optional: whether any element is true, on backends where
+          asking costs one quick pass and no sync (arrays on the host, computed eagerly);
+          a rule may then skip work that would be all zeros (maximum's tie term)
     """
 
     def __init__(self, name: str, base: Any, **extensions: Callable):

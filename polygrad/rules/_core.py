@@ -181,5 +181,9 @@ def chosen_mask(xp, a, b, dtype, *, greater: bool):
     (JAX's balanced rule). One mask, for one input, against the other operand: the
     gradient of a constant operand is never built. Arithmetic on masks rather than
     where(): NumPy's where is several times slower."""
-    beats = xp.greater(a, b) if greater else xp.less(a, b)
-    return xp.astype(beats, dtype) + xp.astype(xp.equal(a, b), dtype) * constant(xp, 0.5, dtype)
+    beats = xp.astype(xp.greater(a, b) if greater else xp.less(a, b), dtype)
+    ties = xp.equal(a, b)
+    any_eagerly = getattr(xp, "any_eagerly", None)
+    if any_eagerly is not None and not any_eagerly(ties):
+        return beats  # no tie (the usual case for float data): two full-size passes saved
+    return beats + xp.astype(ties, dtype) * constant(xp, 0.5, dtype)
