@@ -332,6 +332,15 @@ def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
     int < float < complex): then the number takes the default dtype of its kind and the
     bool or integer Values are cast to it, as the standard and NumPy promote. Logical ops
     keep their operands bool."""
+    if len(inputs) == 2:  # the hot case, a Value and a Python float or int: x * 0.9, 1.0 - x
+        a, b = inputs
+        value, number = (a, b) if a.__class__ is Value else (b, a)
+        cls = number.__class__
+        if value.__class__ is Value and (cls is float or cls is int):
+            data = value.data
+            if data is not None and data.__class__ is not tuple and on.is_float(data.dtype):
+                constant = _number_constant(number, data.dtype, on)
+                return (value, constant) if value is a else (constant, value)
     like = None
     found_float = False
     condition = op == "where"  # where's first input does not decide the dtype
@@ -449,7 +458,8 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
         node = Value._node(out, None, (), _NO_ATTRS, False, on)
     else:
         # complex results carry gradients too (JAX's convention): never dropped silently
-        requires = requires and rule.vjp is not None and _carries_gradient(on, out)
+        requires = requires and rule.vjp is not None and (
+            on.is_inexact(out.dtype) if out.__class__ is not tuple else _carries_gradient(on, out))
         node = Value._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
     return node if not _anomaly_watch[0] else _anomaly.watch(node, parents)
 

@@ -7,6 +7,7 @@ reverse topological order because a node is always made after its parents.
 from __future__ import annotations
 
 import contextlib
+import operator
 from typing import Any, Sequence
 
 from . import _anomaly, _graph, _state
@@ -79,13 +80,12 @@ def _grad_walk(root: Value) -> list[Value]:
                     seen.add(id(parent))
                     walk.append(parent)
                     stack.append(parent)
-        walk.sort(key=_creation_order, reverse=True)
+        walk.sort(key=_creation_order, reverse=True)  # C-level key: no Python call per node
         root._walk = walk
     return walk
 
 
-def _creation_order(node: Value) -> int:
-    return node._id
+_creation_order = operator.attrgetter("_id")
 
 
 def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
@@ -154,6 +154,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
             node._ct = None
     _passes_running[0] += 1
     checking = _state.anomaly_watch[0] and _anomaly.active()  # anomaly mode: check each cotangent
+    profiler = _graph._profiler
     root._ct = seed
     try:
         for node in walk:
@@ -171,10 +172,14 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 continue
             parents = node.parents
             try:
-                vjp = RULES[node.op].vjp if _graph._profiler is None else _graph._profiler.timed_vjp(node)
+                vjp = RULES[node.op].vjp if profiler is None else profiler.timed_vjp(node)
                 if create_graph:
                     out = _outputs(node) if isinstance(node.data, tuple) else node
                     cts = vjp(xp, ct, out, *parents, **node.attrs)
+                elif len(parents) == 1:
+                    cts = vjp(xp, ct, node.data, parents[0].data, **node.attrs)
+                elif len(parents) == 2:
+                    cts = vjp(xp, ct, node.data, parents[0].data, parents[1].data, **node.attrs)
                 else:
                     cts = vjp(xp, ct, node.data, *[p.data for p in parents], **node.attrs)
             except PolygradError:
@@ -190,10 +195,11 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                 if isinstance(pct, tuple):  # to a multi-output node: one cotangent per output, or None
                     parent._ct = pct if previous is None else _add_per_output(previous, pct)
                     continue
-                shape = parent.shape
+                data = parent.data  # an array: a multi-output parent took a tuple above
+                shape = data.shape if parent.__class__ is Value else parent.shape  # vmap's: an example's
                 if pct.shape != shape:
-                    pct = unbroadcast(xp, pct, shape)
-                if pct.dtype != parent.dtype:
+                    pct = unbroadcast(xp, pct, tuple(shape))
+                if pct.dtype != data.dtype:
                     pct = _cast_cotangent(xp, pct, parent, node)
                 if checking:
                     _anomaly.check_cotangent(node, _position(parent, parents), parent, pct)
