@@ -56,6 +56,42 @@ def elementwise_batch(rule):
     return batch
 
 
+# Backends whose einsum writes a batch of outer products faster than broadcasting does:
+# NumPy's multiply of (B, m, 1) by (B, 1, n) runs one inner loop of n per row (B * m loops),
+# its einsum 1.3-1.5x faster for n <= 128 (B=256, m=64, n=10..64: the per-example gradient
+# of a layer), 7% slower at n=256, where the inner loops are long. Eager JAX's einsum plans
+# the contraction in Python, and XLA fuses the multiply anyway.
+_EINSUM_OUTER = ("numpy", "cupy")
+_EINSUM_OUTER_MAX_N = 128
+
+
+def _outer(xp, a, b):
+    """Batched outer products: ``a`` (B, m, 1) times ``b`` (B, 1, n), as (B, m, n)."""
+    if b.shape[2] <= _EINSUM_OUTER_MAX_N and getattr(xp, "__name__", None) in _EINSUM_OUTER:
+        return xp.einsum("bi,bj->bij", a[:, :, 0], b[:, 0, :])
+    return a * b
+
+
+def _is_outer(a, b) -> bool:
+    return a.ndim == 3 and b.ndim == 3 and a.shape[2] == 1 and b.shape[1] == 1 and a.shape[0] == b.shape[0]
+
+
+def _multiply_batch(rule):
+    """multiply: the elementwise rule, with batched outer products (the vjp of a vector times
+    a matrix, per example) written by ``_outer``."""
+    elementwise = elementwise_batch(rule)
+
+    def batch(xp, arrays, batched, attrs):
+        if batched[0] and batched[1]:
+            a, b = arrays
+            if a.ndim == 3 and b.ndim == 2 and a.shape[2] == 1:  # (B, m, 1) * (B, n)
+                b = xp.expand_dims(b, axis=1)
+            if _is_outer(a, b):
+                return _outer(xp, a, b)
+        return elementwise(xp, arrays, batched, attrs)
+    return batch
+
+
 def _shift(axis, ndim: int):
     """Example axes as axes of the batched array (None: every example axis)."""
     if axis is None:
@@ -151,7 +187,9 @@ def _matmul_batch(xp, arrays, batched, attrs):
         a = _pad_batched(xp, a, ndim)
     if bb:
         b = _pad_batched(xp, b, ndim)
-    if a.shape[-1] == 1 and b.shape[-2] == 1:
+    if _is_outer(a, b):
+        out = _outer(xp, a, b)
+    elif a.shape[-1] == 1 and b.shape[-2] == 1:
         out = a * b
     else:
         out = xp.matmul(a, b)
@@ -204,6 +242,7 @@ AXIS_OPS = {
 for _name in ELEMENTWISE:
     if _name in RULES:
         RULES[_name].defbatch(elementwise_batch(RULES[_name]))
+RULES["multiply"].defbatch(_multiply_batch(RULES["multiply"]))
 for _name, _default in AXIS_OPS.items():
     if _name in RULES:
         RULES[_name].defbatch(axis_batch(RULES[_name], _default))
