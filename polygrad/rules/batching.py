@@ -173,6 +173,8 @@ def _matmul_batch(xp, arrays, batched, attrs):
     ba, bb = batched
     ra, rb = _logical_ndim(a, ba), _logical_ndim(b, bb)
     if ba and not bb and rb == 2:
+        if a.ndim == 2:  # a batch of vectors: already the rows
+            return xp.matmul(a, b)
         rows = xp.reshape(a, (-1, a.shape[-1]))
         out = xp.matmul(rows, b)
         return xp.reshape(out, tuple(a.shape[:-1]) + (b.shape[-1],))
