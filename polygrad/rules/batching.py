@@ -67,7 +67,8 @@ _EINSUM_OUTER_MAX_N = 128
 
 def _outer(xp, a, b):
     """Batched outer products: ``a`` (B, m, 1) times ``b`` (B, 1, n), as (B, m, n)."""
-    if b.shape[2] <= _EINSUM_OUTER_MAX_N and getattr(xp, "__name__", None) in _EINSUM_OUTER:
+    if (b.shape[2] <= _EINSUM_OUTER_MAX_N and getattr(xp, "__name__", None) in _EINSUM_OUTER
+            and a.dtype == b.dtype and a.dtype.kind in "fc"):  # floats alike: multiply's own result
         return xp.einsum("bi,bj->bij", a[:, :, 0], b[:, 0, :])
     return a * b
 
