@@ -474,18 +474,36 @@ def _carries_gradient(on: _backend.Backend, out: Any) -> bool:
 
 def _apply_batched(rule: Rule, op: str, inputs: tuple, attrs: dict) -> Value:
     """apply under vmap, some inputs batched: the op's batching rule runs it once on the
-    whole batch; the node records the example-level attrs (its vjp works on examples)."""
-    on = next(x.backend for x in inputs if isinstance(x, Value))
+    whole batch; the node records the example-level attrs (its vjp works on examples).
+    Lean like apply: vmap(grad(f)) sends every op of its backward pass through here."""
+    on = None
+    lift = False
     for x in inputs:
-        if isinstance(x, Value) and x.backend is not on:
-            raise _mixed_backends(op, on, x.backend)
-    parents = _lift(inputs, on, op)
-    batched = tuple(p.__class__ is BatchedValue for p in parents)
-    arrays = [p._require_data(op) for p in parents]
-    if rule.batch is None:
+        if isinstance(x, Value):
+            if on is None:
+                on = x.backend
+            elif x.backend is not on:
+                raise _mixed_backends(op, on, x.backend)
+        else:
+            lift = True
+    parents = _lift(inputs, on, op) if lift else inputs
+    batch = rule.batch
+    if batch is None:
         raise OpError(f"vmap: {op} has no batching rule (polygrad.rules.batching lists the ops that have one)")
+    arrays = []
+    batched = []
+    requires = False
+    for p in parents:
+        data = p.data
+        if data is None:
+            p._require_data(op)  # raises, naming the placeholder
+        arrays.append(data)
+        batched.append(p.__class__ is BatchedValue)
+        if p.requires_grad:
+            requires = True
+    batched = tuple(batched)
     try:
-        out = rule.batch(on.xp, arrays, batched, attrs)
+        out = batch(on.xp, arrays, batched, attrs)
     except PolygradError:
         raise
     except Exception as exc:
@@ -495,7 +513,7 @@ def _apply_batched(rule: Rule, op: str, inputs: tuple, attrs: dict) -> Value:
                       f"batched inputs: {[i for i, b in enumerate(batched) if b]})")
     if not _grad_enabled():
         return BatchedValue._node(out, None, (), _NO_ATTRS, False, on)
-    requires = rule.vjp is not None and on.is_float(out.dtype) and any(p.requires_grad for p in parents)
+    requires = requires and rule.vjp is not None and on.is_float(out.dtype)
     return BatchedValue._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
 
 

@@ -21,7 +21,7 @@ __all__ = [
     "backend_name", "set_default_backend_name", "use_backend_name", "dtype_name",
     "set_default_dtype_name", "use_dtype_name", "is_grad_enabled", "grad_mode", "no_grad", "enable_grad",
     "transform_depth", "entering_transform", "FLOAT_DTYPE_NAMES", "detect_anomaly",
-    "is_anomaly_enabled", "anomaly_watch", "vmapping", "jit_tracing",
+    "is_anomaly_enabled", "anomaly_watch", "vmapping", "differentiated_outside", "jit_tracing",
 ]
 
 FLOAT_DTYPE_NAMES = ("float32", "float64")
@@ -165,14 +165,30 @@ def detect_anomaly(enabled: bool = True):
 
 # -- vmap and jit ------------------------------------------------------------------------------
 
+# The transform depth vmap runs its function at (-1: no vmap running). A transform entered
+# there directly is differentiated by nothing around it: vmap never differentiates.
+_vmap_depth: ContextVar[int] = ContextVar("polygrad_vmap_depth", default=-1)
+
+
 @contextlib.contextmanager
 def vmapping():
-    """Inside: apply batches the ops that meet a batched Value (see transforms/vmap.py)."""
+    """Inside: apply batches the ops that meet a batched Value (see transforms/vmap.py).
+    Entered after vmap's own ``entering_transform``."""
     token = _vmapping.set(True)
+    depth_token = _vmap_depth.set(_transform_depth.get())
     try:
         yield
     finally:
+        _vmap_depth.reset(depth_token)
         _vmapping.reset(token)
+
+
+def differentiated_outside() -> bool:
+    """Whether a transform starting here may be differentiated by one around it, so its
+    backward pass must be recorded as a graph: inside any transform but vmap (grad(grad(f)),
+    vmap(grad(grad(f)))), not directly inside vmap (vmap(grad(f)), per-example gradients)."""
+    depth = _transform_depth.get()
+    return depth > 0 and depth != _vmap_depth.get()
 
 
 @contextlib.contextmanager

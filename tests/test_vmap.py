@@ -129,3 +129,17 @@ def test_vmap_errors_name_the_problem(rng):
         pg.vmap(lambda a: a, in_axes=None)(x)
     with pytest.raises(pg.PolygradError, match="data-dependent"):
         pg.vmap(lambda a: a if pg.sum(a) > 0 else -a)(x)
+
+
+def test_vmap_of_grad_of_grad_records_the_inner_backward_pass(rng):
+    """vmap(grad(f)) computes its backward pass without recording it (nothing differentiates
+    it); a grad inside vmap that another grad differentiates must still record it."""
+    jax = requires_jax()
+    import jax.numpy as jnp
+    x = rng.standard_normal(5)
+
+    def f(m):
+        return lambda x: m.sin(x) ** 3 * m.exp(x)
+    got = pg.vmap(pg.grad(pg.grad(f(pg))))(x)
+    expected = jax.vmap(jax.grad(jax.grad(f(jnp))))(jnp.asarray(x))
+    np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=1e-10)

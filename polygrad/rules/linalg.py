@@ -51,6 +51,14 @@ def matmul_vjp(xp, g, out, a, b):
     if a.ndim >= 2 and b.ndim >= 2:
         return (lambda: xp.matmul(g, xp.matrix_transpose(b)),
                 lambda: xp.matmul(xp.matrix_transpose(a), g))
+    # A vector and a matrix (one example's layer, as vmap(grad(f)) meets it): one product
+    # and one outer product each, without promoting the vector to a matrix and back.
+    if a.ndim == 1 and b.ndim == 2:  # g has shape (k,)
+        return (lambda: xp.matmul(b, g),
+                lambda: xp.multiply(xp.reshape(a, (a.shape[0], 1)), g))
+    if a.ndim == 2 and b.ndim == 1:  # g has shape (m,)
+        return (lambda: xp.multiply(xp.reshape(g, (g.shape[0], 1)), b),
+                lambda: xp.matmul(g, a))
     # Promote 1-D operands to matrices, as matmul itself does, then drop the axis again.
     a2 = xp.reshape(a, (1, a.shape[0])) if a.ndim == 1 else a
     b2 = xp.reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b

@@ -37,9 +37,12 @@ def argnums_tuple(argnums: int | Sequence[int], nargs: int, what: str) -> tuple[
     return tuple(i % nargs for i in nums)
 
 
-def grad_context(create_graph: bool):
-    """Recording on while cotangents are built as a graph; otherwise left as it is."""
-    return _state.enable_grad() if create_graph else contextlib.nullcontext()
+def grad_context(create_graph: bool, keep_graph: bool = True):
+    """Recording on while cotangents are built as a graph; otherwise left as it is.
+    ``keep_graph`` False (cotangents as Values that nothing will differentiate): recording off."""
+    if not create_graph:
+        return contextlib.nullcontext()
+    return _state.enable_grad() if keep_graph else _state.no_grad()
 
 
 def tracer(leaf: Any, what: str, where: Callable[[], str], nested: bool) -> Value:
@@ -142,14 +145,16 @@ class Trace:
 
     Attributes: ``inputs`` (the tracers, flat, argument after argument), ``in_trees`` (one
     treedef per differentiated argument), ``out_leaves``/``out_tree`` (the result, flat),
-    ``aux``, ``nested`` (called inside another transform) and ``raw`` (at top level with no
-    Value among the differentiated leaves: results are raw arrays).
+    ``aux``, ``nested`` (called inside another transform), ``differentiated`` (inside a
+    transform that may differentiate this one's results: not so directly under vmap) and
+    ``raw`` (at top level with no Value among the differentiated leaves: results are raw arrays).
     """
 
     def __init__(self, what: str, f: Callable, args: Sequence, kwargs: dict, argnums: int | Sequence[int],
                  has_aux: bool = False):
         self.what = what
         self.nested = _state.transform_depth() > 0
+        self.differentiated = _state.differentiated_outside()
         self.argnums = argnums_tuple(argnums, len(args), what)
         args = list(args)
         self.in_trees: list = []
@@ -185,9 +190,11 @@ class Trace:
         """Positions of the output leaves a cotangent can flow back from."""
         return [k for k, leaf in enumerate(self.out_leaves) if _float_value(leaf) and leaf.requires_grad]
 
-    def pullback(self, cotangents: Sequence, create_graph: bool) -> list:
+    def pullback(self, cotangents: Sequence, create_graph: bool, keep_graph: bool = True) -> list:
         """The cotangents of the inputs (None where none arrives), given one per output leaf
-        (None for none): arrays, or Values when ``create_graph``."""
+        (None for none): arrays, or Values when ``create_graph``. ``keep_graph`` False: the
+        Values record no graph of the backward pass (under vmap with nothing to differentiate
+        them: vmap(grad(f)) computes batched cotangents, each op once, without the bookkeeping)."""
         live = tuple(k for k in self.differentiable_outputs() if cotangents[k] is not None)
         if not live:
             return [None] * len(self.inputs)
@@ -200,7 +207,7 @@ class Trace:
                 seed = pack(xp, [cotangents[k] for k in live])
                 if seed.dtype != root.dtype:
                     seed = xp.astype(seed, root.dtype)
-        with grad_context(create_graph):
+        with grad_context(create_graph, keep_graph):
             found = vjp_graph(root, seed, self.inputs, create_graph)
         return [found.get(id(t)) for t in self.inputs]
 

@@ -45,8 +45,12 @@ def _register_found(tree: Any) -> None:
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
     """(leaves, treedef), as ``jax.tree.flatten``; None is an empty node, as in JAX."""
-    _register_found(tree)
-    return optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
+    found = optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
+    for leaf in found[0]:  # one pass; flattened again only after registering a dataclass met
+        if hasattr(type(leaf), "__dataclass_fields__"):
+            _register_found(tree)
+            return optree.tree_flatten(tree, is_leaf, namespace=NAMESPACE)
+    return found
 
 
 def unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:

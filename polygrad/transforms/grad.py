@@ -34,7 +34,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         seed = out.backend.xp.ones((), dtype=out.dtype)
         if trace.nested:
             seed = Value._wrap(seed, out.backend)
-        flat = trace.pullback([seed], create_graph=trace.nested)
+        flat = trace.pullback([seed], create_graph=trace.nested, keep_graph=trace.differentiated)
         grads = trace.split_inputs(trace.input_results(flat, trace.nested), isinstance(argnums, int))
         value = trace.output()
         return ((value, trace.aux_output()) if has_aux else value), grads

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import optree
 
-from .. import _state
-from .._graph import BatchedValue, Value
+from .. import _backend, _state
+from .._graph import BatchedValue, Value, _leaf_array
 from ..errors import PolygradError, ShapeError
 from . import _tree
 from ._trace import _name
@@ -28,44 +28,47 @@ from ._trace import _name
 __all__ = ["vmap"]
 
 
-def _axes_for(in_axes: Any, args: tuple, what: str) -> list:
-    """One axis (int or None) per leaf of every argument, flat, in argument order."""
+def _per_argument(in_axes: Any, args: tuple, what: str) -> list:
+    """One in_axes entry (an int, None or a pytree prefix) per positional argument."""
     if isinstance(in_axes, (int, type(None))):
-        per_arg = [in_axes] * len(args)
-    elif isinstance(in_axes, (tuple, list)):
+        return [in_axes] * len(args)
+    if isinstance(in_axes, (tuple, list)):
         if len(in_axes) != len(args):
             raise ShapeError(f"{what}: in_axes has {len(in_axes)} entries for {len(args)} positional arguments")
-        per_arg = list(in_axes)
-    else:
-        raise ShapeError(f"{what}: in_axes must be an int, None, or a tuple with one entry per argument")
-    axes = []
-    for arg, spec in zip(args, per_arg):
-        leaves = _tree.leaves(arg)
-        if isinstance(spec, (int, type(None))):
-            axes.extend([spec] * len(leaves))
-        else:  # a pytree prefix of the argument, with int or None leaves
-            full = optree.tree_broadcast_prefix(spec, arg, none_is_leaf=True, namespace=_tree.NAMESPACE)
-            axes.extend(optree.tree_leaves(full, none_is_leaf=True, namespace=_tree.NAMESPACE))
-    return axes
+        return list(in_axes)
+    raise ShapeError(f"{what}: in_axes must be an int, None, or a tuple with one entry per argument")
+
+
+def _leaf_axes(spec: Any, arg: Any, count: int) -> list:
+    """One axis (int or None) per leaf of ``arg``, from its in_axes entry ``spec``."""
+    if isinstance(spec, (int, type(None))):
+        return [spec] * count
+    # a pytree prefix of the argument, with int or None leaves
+    full = optree.tree_broadcast_prefix(spec, arg, none_is_leaf=True, namespace=_tree.NAMESPACE)
+    return optree.tree_leaves(full, none_is_leaf=True, namespace=_tree.NAMESPACE)
 
 
 def _to_front(leaf: Any, axis: int, what: str) -> tuple[BatchedValue, bool]:
     """``leaf`` as a batched Value whose batch axis (``axis``) is in front."""
     is_value = isinstance(leaf, Value)
-    if is_value and leaf.requires_grad and _state.transform_depth() > 0:
-        raise PolygradError(
-            f"{what}: differentiating through vmap (grad of a vmapped function) is not supported; "
-            "vmap(grad(f)) is: put grad inside")
-    value = leaf if is_value else Value(leaf)
-    data = value._require_data(what)
+    if is_value:
+        if leaf.requires_grad and _state.transform_depth() > 0:
+            raise PolygradError(
+                f"{what}: differentiating through vmap (grad of a vmapped function) is not supported; "
+                "vmap(grad(f)) is: put grad inside")
+        on = leaf.backend
+        data = leaf._require_data(what)
+    else:  # the array a leaf Value would hold (its own copy, floats in the default dtype)
+        on = _backend.backend()
+        data = _leaf_array(leaf, on, None)
     if data.ndim == 0:
         raise ShapeError(f"{what}: cannot map over axis {axis} of a 0-d argument (in_axes None leaves it unbatched)")
     if not -data.ndim <= axis < data.ndim:
         raise ShapeError(f"{what}: in_axes {axis} is out of range for an argument of shape {tuple(data.shape)}")
     axis %= data.ndim
     if axis:
-        data = value.backend.xp.moveaxis(data, axis, 0)
-    return BatchedValue._wrap(data, value.backend), is_value
+        data = on.xp.moveaxis(data, axis, 0)
+    return BatchedValue._wrap(data, on), is_value
 
 
 def _from_front(leaf: Any, axis: int | None, size: int, on, what: str) -> Any:
@@ -100,16 +103,13 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     def vmapped(*args):
         if _state._vmapping.get():
             raise PolygradError(f"{what}: vmap inside vmap is not supported yet")
-        axes = _axes_for(in_axes, args, what)
-        flat_args = []
         trees = []
         any_value = False
-        start = 0
         size, on = None, None
-        for arg in args:
+        for arg, spec in zip(args, _per_argument(in_axes, args, what)):
             leaves, treedef = _tree.flatten(arg)
             new = []
-            for leaf, axis in zip(leaves, axes[start:start + len(leaves)]):
+            for leaf, axis in zip(leaves, _leaf_axes(spec, arg, len(leaves))):
                 if axis is None:
                     new.append(leaf)
                     any_value = any_value or isinstance(leaf, Value)
@@ -121,8 +121,6 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                     raise ShapeError(f"{what}: mapped axes have different sizes ({size} and {n})")
                 size, on = n, batched.backend
                 new.append(batched)
-            start += len(leaves)
-            flat_args.extend(new)
             trees.append(_tree.unflatten(treedef, new))
         if size is None:
             raise ShapeError(f"{what}: in_axes maps no argument (all None)")
