@@ -63,7 +63,9 @@ def bench(session: nox.Session, backend: str) -> None:
     where = "gpu" if backend == "cupy" else "cpu"  # benchmarks/gpu_check.sh names the GPU itself
     session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}-{where}.json",
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
-    session.run("python", "-m", "benchmarks.plot")  # PNGs of the ratios next to the JSON
+    session.run("python", "-m", "benchmarks.loss_curves", "--out", f"benchmarks/results/loss-curves-{backend}-{where}.json",
+                env={"POLYGRAD_BACKEND": backend})
+    session.run("python", "-m", "benchmarks.plot")  # PNGs of the ratios and loss curves next to the JSON
 
 
 @nox.session

@@ -4,6 +4,8 @@ Reads benchmarks/results/*.json and writes next to them:
   <backend>.png      polygrad / hand-written time per workload, one file per backend result
   ratios.png         the same ratios, every backend side by side
   transformer-loss.png   the char transformer's loss curve per backend (transformer-steps.json)
+  loss-curves-<backend>-<device>.png   each training workload's loss, polygrad eager, replayed and
+                     hand-written (loss-curves-*.json, from python -m benchmarks.loss_curves)
 Files without ratios (e.g. checkpoint-memory.json) are left alone.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ def _ratio_files(folder: Path) -> dict[str, dict]:
     found = {}
     for path in sorted(folder.glob("*.json")):
         record = json.loads(path.read_text())
+        if path.stem.startswith("loss-curves-"):
+            continue
         if isinstance(record, dict) and any("ratio" in row for row in record.get("results", [])):
             found[path.stem] = record
     return found
@@ -86,7 +90,31 @@ def plot(folder: Path = RESULTS) -> list[Path]:
         fig.savefig(folder / "transformer-loss.png", dpi=110)
         plt.close(fig)
         written.append(folder / "transformer-loss.png")
+    for path in sorted(folder.glob("loss-curves-*.json")):
+        written.append(_loss_curves(plt, path))
     return written
+
+
+def _loss_curves(plt, path: Path) -> Path:
+    record = json.loads(path.read_text())
+    workloads = record["workloads"]
+    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 3.4), squeeze=False)
+    styles = {"handwritten": dict(color="black", linewidth=3, alpha=0.35), "polygrad": dict(color="tab:blue"),
+              "replay": dict(color="tab:orange", linestyle="--")}
+    for ax, (name, found) in zip(axes[0], workloads.items()):
+        for variant, losses in found["curves"].items():
+            ax.plot(range(1, len(losses) + 1), losses, label=variant, **styles.get(variant, {}))
+        ax.set_title(f"{name}\nlargest gap to hand-written {found['largest_relative_gap']:.0e}", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"loss curves, {record.get('backend', '?')}, {record.get('dtype', '')}, "
+                 f"{str(record.get('date', ''))[:10]}", fontsize=10)
+    fig.tight_layout()
+    out = path.with_suffix(".png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 def main(argv=None) -> None:

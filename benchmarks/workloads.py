@@ -30,6 +30,7 @@ class Workload:
     replay_step: Callable[[], Any] | None = None
     ops: int | None = None
     jit_step: Callable[[], Any] | None = None  # the step under pg.jit (traced once, compiled where it can be)
+    trains: bool = False  # each step updates the parameters and returns the loss (a loss curve)
 
 
 def _init(rng: np.random.Generator, sizes: list[int]) -> list[np.ndarray]:
@@ -106,7 +107,7 @@ def mlp_classifier(batch: int = 256, sizes=(784, 256, 256, 10), lr: float = 0.01
 
     return Workload(
         "mlp_step", f"MLP {'-'.join(map(str, sizes))}, batch {batch}, relu, softmax CE, SGD",
-        polygrad_step, handwritten_step, replay_step,
+        polygrad_step, handwritten_step, replay_step, trains=True,
     )
 
 
@@ -175,7 +176,7 @@ def quantile_regression(batch: int = 65536, sizes=(64, 128, 3), quantiles=(0.1, 
     return Workload(
         name, f"quantile MLP {'-'.join(map(str, sizes))}, batch {batch}, pinball loss "
               f"({'pg.relu, pg.nn.pinball_loss' if spelling == 'library' else 'written with pg.maximum'}), SGD",
-        polygrad_step, handwritten_step, replay_step,
+        polygrad_step, handwritten_step, replay_step, trains=True,
     )
 
 
@@ -339,7 +340,7 @@ def micrograd_moons(n: int = 100, seed: int = 0) -> Workload:
     return Workload(
         "micrograd_step", f"micrograd's two-moons MLP {'-'.join(map(str, sizes))} on scalar Values, "
                           f"{batch} examples, SVM loss, SGD",
-        polygrad_step, handwritten_step, ops=counter["ops"],
+        polygrad_step, handwritten_step, ops=counter["ops"], trains=True,
     )
 
 

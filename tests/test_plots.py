@@ -21,8 +21,12 @@ def test_plots_written_next_to_the_json(tmp_path):
     (tmp_path / "memory.json").write_text(json.dumps({"what": "no ratios here"}))
     (tmp_path / "transformer-steps.json").write_text(json.dumps(
         {"backends": {"numpy": {"median_step_ms": 5.0, "losses": [3.0, 2.0, 1.5]}}}))
+    (tmp_path / "loss-curves-numpy-cpu.json").write_text(json.dumps({"backend": "numpy", "workloads": {
+        "mlp_step": {"curves": {"polygrad": [2.3, 2.1], "handwritten": [2.3, 2.1]}, "largest_relative_gap": 0.0}}}))
     written = plot.plot(tmp_path)
-    assert sorted(p.name for p in written) == ["jax-cpu.png", "numpy-cpu.png", "ratios.png", "transformer-loss.png"]
+    assert sorted(p.name for p in written) == ["jax-cpu.png", "loss-curves-numpy-cpu.png", "numpy-cpu.png",
+                                              "ratios.png", "transformer-loss.png"]
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "memory.png").exists()
+
