@@ -14,6 +14,8 @@ import json
 import sys
 from datetime import datetime, timezone
 
+import numpy as np
+
 import polygrad as pg
 
 from .run import machine
@@ -32,13 +34,18 @@ def curves(steps: int, names: list[str] | None = None) -> dict:
                 break
             step = getattr(workload, f"{variant}_step")
             if step is not None:
-                variants[variant] = [float(on.to_numpy(step())) for _ in range(steps)]
+                variants[variant] = [_number(on, step()) for _ in range(steps)]
         if not variants:
             continue
         reference = variants["handwritten"]
         gap = max(abs(a - b) / max(abs(b), 1e-12) for curve in variants.values() for a, b in zip(curve, reference))
         found[name] = {"description": workload.description, "curves": variants, "largest_relative_gap": gap}
     return found
+
+
+def _number(on, loss) -> float:
+    """A step's loss as a Python float: a backend's 0-d array, or a number (micrograd's)."""
+    return float(loss) if isinstance(loss, (int, float, np.generic)) else float(on.to_numpy(loss))
 
 
 def main(argv=None) -> None:
