@@ -183,7 +183,7 @@ def _mapped(fun: Callable, leaves: Sequence, axes: Sequence, out_axes: Any, what
               and leaf.data is not None and on.is_inexact(leaf.dtype)]
     outs = []
     for k, (leaf, axis) in enumerate(zip(run.out_leaves, specs)):
-        if isinstance(leaf, Value) and leaf.requires_grad and leaf._id < run.start:
+        if recording and isinstance(leaf, Value) and leaf.requires_grad and leaf._id < run.start:
             outs.append(_passed_through(leaf, axis, size))  # a Value made outside, returned: keep its graph
         else:
             outs.append(_from_front(leaf, axis, size, on, what))
@@ -207,9 +207,8 @@ def _passed_through(leaf: Value, axis: int | None, size: int) -> Value:
     returned as it is): broadcast along the batch with polygrad's ops, keeping its graph."""
     if axis is None:
         return leaf
-    with _state.enable_grad():
-        out = pn.broadcast_to(pn.expand_dims(leaf, axis=0), (size,) + tuple(leaf.shape))
-        return pn.moveaxis(out, 0, axis) if axis % out.ndim else out
+    out = pn.broadcast_to(pn.expand_dims(leaf, axis=0), (size,) + tuple(leaf.shape))
+    return pn.moveaxis(out, 0, axis) if axis % out.ndim else out
 
 
 class _Vmapped(Call):
