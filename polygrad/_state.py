@@ -171,11 +171,13 @@ _vmap_depth: ContextVar[int] = ContextVar("polygrad_vmap_depth", default=-1)
 
 
 @contextlib.contextmanager
-def vmapping():
+def vmapping(differentiated: bool = False):
     """Inside: apply batches the ops that meet a batched Value (see transforms/vmap.py).
-    Entered after vmap's own ``entering_transform``."""
+    Entered after vmap's own ``entering_transform``. ``differentiated``: a gradient will be
+    taken through this vmap (its inputs require one), so a transform directly inside it
+    must record its backward pass as any nested transform does (grad(vmap(grad(f))))."""
     token = _vmapping.set(True)
-    depth_token = _vmap_depth.set(_transform_depth.get())
+    depth_token = _vmap_depth.set(-1 if differentiated else _transform_depth.get())
     try:
         yield
     finally:

@@ -24,7 +24,7 @@ from ..rules import defrule
 from . import _tree
 from ._trace import pack, unpack
 
-__all__ = ["Call", "Arguments", "Outputs", "bind"]
+__all__ = ["Call", "Arguments", "Outputs", "bind", "closed_over_values", "stand_in"]
 
 
 class Call:
@@ -155,3 +155,21 @@ def stand_in(array_or_value: Any, on, *, needs_grad: bool, create_graph: bool) -
             return Value._node(parent.data, "reshape", (parent,), {"shape": tuple(parent.shape)}, True, on)
         return Value._wrap(parent.data, on)
     return Value._wrap(array_or_value, on, requires_grad=needs_grad)
+
+
+def closed_over_values(outputs: Sequence[Value], start: int) -> list[Value]:
+    """Values made before the call (numbered <= start) that require a gradient and feed the
+    graph under ``outputs``, in the order met."""
+    found, found_ids, seen = [], set(), set()
+    stack = list(outputs)
+    while stack:
+        node = stack.pop()
+        for parent in node.parents:
+            if parent._id < start:
+                if parent.requires_grad and id(parent) not in found_ids:
+                    found_ids.add(id(parent))
+                    found.append(parent)
+            elif id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return found

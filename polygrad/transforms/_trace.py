@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 from .. import _state
 from .. import namespace as pn
 from .._graph import Value
-from ..engine import vjp_graph
+from ..engine import _grad_walk, vjp_graph
 from ..errors import BackendError, DTypeError, GradientError, ShapeError
 from . import _tree
 
@@ -199,6 +199,8 @@ class Trace:
         if not live:
             return [None] * len(self.inputs)
         root = self._root(live)
+        if not keep_graph and _closes_over_gradients(root, self.inputs):
+            keep_graph = True  # a Value f closes over requires a gradient: it may flow through these cotangents
         if len(live) == 1:
             seed = cotangents[live[0]]
         else:
@@ -243,6 +245,15 @@ class Trace:
 
     def aux_output(self) -> Any:
         return _tree.map(lambda x: deliver_output(x, nested=self.nested, raw=self.raw), self.aux)
+
+
+def _closes_over_gradients(root: Value, inputs: Sequence[Value]) -> bool:
+    """Whether the graph under ``root`` reaches a leaf that requires a gradient other than
+    ``inputs``: a Value the function closes over, which a transform around vmap (or
+    ``.backward()``) may differentiate through the cotangents (grad(lambda w:
+    vmap(grad(lambda x: f(w, x)))(xs)...)). The walk is the one vjp_graph takes next (cached)."""
+    own = {id(t) for t in inputs}
+    return any(node.op is None and id(node) not in own for node in _grad_walk(root))
 
 
 def _name(f: Callable) -> str:

@@ -20,7 +20,7 @@ from .._graph import Value
 from ..engine import vjp_graph
 from ..errors import PolygradError
 from . import _tree
-from ._call import Arguments, Call, Outputs, bind, stand_in
+from ._call import Arguments, Call, Outputs, bind, closed_over_values, stand_in
 from ._trace import grad_context
 
 __all__ = ["checkpoint", "remat"]
@@ -49,7 +49,7 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, static_argnums: int |
         result = _run(fun, arguments, stand_ins)
         leaves, tree = _tree.flatten(result)
         made_here = [k for k, leaf in enumerate(leaves) if isinstance(leaf, Value) and leaf._id > start]
-        closed_over = _closed_over([leaves[k] for k in made_here], start)
+        closed_over = closed_over_values([leaves[k] for k in made_here], start)
         parents = values + closed_over
         packed = [k for k in made_here if leaves[k].requires_grad and leaves[k].backend.is_float(leaves[k].dtype)]
         if not packed:
@@ -76,24 +76,6 @@ def _run(fun: Callable, arguments: Arguments, stand_ins: Sequence) -> Any:
     dynamic, kwargs = arguments.rebuild(stand_ins)
     with _state.enable_grad():
         return fun(*arguments.full(dynamic), **kwargs)
-
-
-def _closed_over(outputs: Sequence[Value], start: int) -> list[Value]:
-    """Values made before the call (numbered <= start) that require a gradient and feed the
-    graph under ``outputs``, in the order met."""
-    found, found_ids, seen = [], set(), set()
-    stack = list(outputs)
-    while stack:
-        node = stack.pop()
-        for parent in node.parents:
-            if parent._id < start:
-                if parent.requires_grad and id(parent) not in found_ids:
-                    found_ids.add(id(parent))
-                    found.append(parent)
-            elif id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-    return found
 
 
 class _Checkpointed(Call):

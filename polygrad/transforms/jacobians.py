@@ -59,7 +59,8 @@ class _Linearization:
         self.u: list[Value] = []
         for k in self.outputs:
             leaf = trace.out_leaves[k]
-            self.u.append(Value._wrap(leaf.backend.xp.zeros_like(leaf.data), leaf.backend, requires_grad=True))
+            # a BatchedValue output (under vmap) takes a batched cotangent: its data carry the batch
+            self.u.append(type(leaf)._wrap(leaf.backend.xp.zeros_like(leaf.data), leaf.backend, requires_grad=True))
             cts[k] = self.u[-1]
         g = trace.pullback(cts, create_graph=True) if self.u else [None] * len(trace.inputs)
         self.live = [i for i, gi in enumerate(g) if isinstance(gi, Value) and gi.requires_grad]
@@ -195,7 +196,7 @@ def _assemble(trace: Trace, blocks: list[list], out_first: bool, nested: bool, s
 
 def _zero_like(x: Value, nested: bool) -> Any:
     zero = x.backend.xp.zeros_like(x.data)
-    return Value._wrap(zero, x.backend) if nested else zero
+    return type(x)._wrap(zero, x.backend) if nested else zero  # a BatchedValue stays one
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
