@@ -3,11 +3,18 @@
 When POLYGRAD_BACKEND names a backend that cannot run on this machine (CuPy without a
 GPU, MLX not installed), nothing is collected but tests/test_backend_available.py,
 which is skipped with the probe's reason: the run passes, and says why it checked nothing.
+
+A test marked ``backend_independent`` checks nothing that depends on the active backend (a
+YAML file, a plot, a subprocess that sets its own POLYGRAD_BACKEND): the README's test
+command runs the suite once per backend, so such a test runs in the numpy run alone and is
+skipped, with that reason, in the others.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import pytest
 
 from backends import selected_backend_problem
 
@@ -22,6 +29,29 @@ _JAX_CACHE = Path(__file__).resolve().parent.parent / ".jax_cache"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+# The backend whose run executes the backend-independent tests: the default one, which the
+# README's test command runs last and which every machine has.
+INDEPENDENT_RUN = "numpy"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "backend_independent: checks nothing that depends on the active backend; runs "
+                   f"in the {INDEPENDENT_RUN} run only, skipped with the reason in every other")
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's signature
+    from backends import selected_backend_name
+    active = selected_backend_name()
+    if active == INDEPENDENT_RUN:
+        return
+    skip = pytest.mark.skip(reason=f"backend-independent: runs once, in the {INDEPENDENT_RUN} run "
+                                   f"(POLYGRAD_BACKEND={INDEPENDENT_RUN}), not again on {active}")
+    for item in items:
+        if item.get_closest_marker("backend_independent") is not None:
+            item.add_marker(skip)
 
 
 def pytest_ignore_collect(collection_path, config):

@@ -33,6 +33,7 @@ def test_op(op, data):
     declared(op, lambda: check_op(op, example, seed, REPORT.row(op)))
 
 
+@pytest.mark.backend_independent
 def test_every_op_has_a_generator_and_an_oracle():
     """Adding an op to rules.py without an input generator (or, with a gradient, a JAX
     function) fails here, naming it."""
@@ -44,6 +45,7 @@ def test_every_op_has_a_generator_and_an_oracle():
     assert len(OPS) >= 70  # the table really is being read
 
 
+@pytest.mark.backend_independent
 def test_every_rule_domain_has_an_element_strategy():
     for op, rule in RULES.items():
         for domain in ((rule.domain,) if isinstance(rule.domain, str) else rule.domain):

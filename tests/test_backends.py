@@ -96,6 +96,7 @@ def test_both_backends_give_the_same_numbers():
         np.testing.assert_allclose(ga, gb, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
 def test_environment_variable_selects_the_backend(name):
     result = run_python(
@@ -112,6 +113,7 @@ def test_environment_variable_selects_the_backend(name):
     assert dtype.endswith("float32")  # the default dtype when POLYGRAD_DTYPE is not set
 
 
+@pytest.mark.backend_independent
 def test_environment_variables_for_dtype():
     result = run_python(
         "import polygrad as pg\nprint(pg.Value([1.0]).dtype)\n",
@@ -121,6 +123,7 @@ def test_environment_variables_for_dtype():
     assert result.stdout.strip() == "float64"
 
 
+@pytest.mark.backend_independent
 def test_unknown_backend_in_the_environment_is_a_clear_error():
     result = run_python(
         "import polygrad as pg\n"
@@ -171,6 +174,7 @@ def test_values_move_from_every_backend_and_mixing_names_both(source):
             _ = moved * x
 
 
+@pytest.mark.backend_independent
 def test_demo_with_an_unknown_backend_says_so_without_a_traceback():
     result = subprocess.run([sys.executable, "-m", "polygrad", "--steps", "1"], capture_output=True, text=True,
                             env={**os.environ, "POLYGRAD_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}, timeout=120)

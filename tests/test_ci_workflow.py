@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backend_independent  # files, nox's session list and actionlint: no arrays
 yaml = pytest.importorskip("yaml", reason="pyyaml is not installed (it is in the test extra)")
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -98,6 +98,7 @@ def test_unknown_default_dtype(name):
     assert pg.default_dtype() == before
 
 
+@pytest.mark.backend_independent
 def test_unknown_dtype_from_the_environment_is_reported_on_use():
     from conftest import run_python
     result = run_python(

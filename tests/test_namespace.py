@@ -294,6 +294,7 @@ def test_take_of_no_indices_and_its_gradient(shape, axis):
 
 # -- no backend imported eagerly ----------------------------------------------------------------------------
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("backend, unwanted", [
     ("numpy", ("jax", "jaxlib", "mlx", "cupy", "torch", "array_api_strict")),
     ("array_api_strict", ("jax", "jaxlib", "mlx", "cupy", "torch")),

@@ -9,6 +9,8 @@ pytest.importorskip("matplotlib", reason="matplotlib is the optional extra 'plot
 
 from benchmarks import plot  # noqa: E402
 
+pytestmark = pytest.mark.backend_independent  # PNGs drawn from JSON files: no polygrad arrays
+
 
 def _result(backend: str, ratios: dict) -> dict:
     return {"backend": backend, "device": "cpu", "dtype": "float32", "date": "2026-01-01",

@@ -8,6 +8,8 @@ import pytest
 
 from polygrad.progress import Progress
 
+pytestmark = pytest.mark.backend_independent  # a progress bar over Python floats: no arrays
+
 
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
