@@ -66,18 +66,18 @@ class Value:
             self.data = _leaf_array(data, on, dtype)
             if shape is not None and tuple(shape) != tuple(self.data.shape):
                 raise ShapeError(f"Value: data has shape {tuple(self.data.shape)}, not {tuple(shape)}")
-        is_float = on.is_float(self.dtype)
-        if requires_grad and not is_float:
+        inexact = on.is_inexact(self.dtype)
+        if requires_grad and not inexact:
             raise DTypeError(
                 f"Value: a leaf of dtype {self.dtype} cannot require a gradient; "
-                "only floating-point leaves can (cast it with pg.astype first)"
+                "only floating-point (real or complex) leaves can (cast it with pg.astype first)"
             )
-        self.requires_grad = is_float and data is not None if requires_grad is None else bool(requires_grad)
+        self.requires_grad = inexact and data is not None if requires_grad is None else bool(requires_grad)
 
     @classmethod
     def _wrap(cls, data, on, *, requires_grad: bool = False, name: str | None = None) -> "Value":
         """A leaf around an array of backend ``on``, dtype untouched."""
-        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_float(data.dtype), on)
+        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_inexact(data.dtype), on)
         leaf.name = name
         return leaf
 
@@ -149,19 +149,31 @@ def as_dtype(on: _backend.Backend, dtype: Any) -> Any:
 
 
 def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
-    """The array a new leaf holds; float data takes the default float dtype unless given one."""
+    """The array a new leaf holds; float data takes the default float dtype unless given one
+    (complex data the complex dtype of that precision)."""
     dtype = None if dtype is None else as_dtype(on, dtype)
     if isinstance(data, Value):
         data = data._require_data("Value")
     if isinstance(data, (numbers.Number, list, tuple)):
-        return on.asarray(data, dtype=dtype or _backend.default_dtype(on))
+        if dtype is None:
+            dtype = _backend.default_dtype(on)
+            dtype = on.complex_dtype(dtype) if _holds_complex(data) else dtype
+        return on.asarray(data, dtype=dtype)
     if not on.is_array(data):
         data = on.asarray(data)
-    if dtype is None and on.is_float(data.dtype):
+    if dtype is None and on.is_inexact(data.dtype):
         dtype = _backend.default_dtype(on)
+        dtype = on.complex_dtype(dtype) if on.is_complex(data.dtype) else dtype
     if dtype is not None and data.dtype != dtype:
         data = on.xp.astype(data, dtype)
     return data
+
+
+def _holds_complex(data: Any) -> bool:
+    """Whether a Python number or nested list holds a complex number."""
+    if isinstance(data, (list, tuple)):
+        return any(_holds_complex(item) for item in data)
+    return isinstance(data, complex)
 
 
 # (backend, dtype, type, value[, sign of zero]) -> constant leaf. Python numbers in
@@ -170,8 +182,13 @@ _constants: dict = {}
 _CONSTANTS_KEPT = 4096
 
 
+def _zero_signs(obj: Any) -> tuple:
+    """-0.0 equals 0.0 but is another constant: the signs of zero parts tell them apart."""
+    return (math.copysign(1.0, obj.real), math.copysign(1.0, obj.imag))
+
+
 def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
-    key = (on, dtype, type(obj), obj, math.copysign(1.0, obj) if obj == 0 else 0.0)
+    key = (on, dtype, type(obj), obj, _zero_signs(obj) if obj == 0 else 0.0)
     found = _constants.get(key)
     if found is None:
         data = on.asarray(obj, dtype=dtype)
@@ -192,10 +209,12 @@ def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> 
         return _number_constant(obj, on.xp.bool, on)
     if isinstance(obj, numbers.Number):
         like_dtype = None if like is None else like.dtype
-        if like_dtype is not None and (on.is_float(like_dtype) or isinstance(obj, numbers.Integral)):
+        if like_dtype is not None and (on.is_inexact(like_dtype) or isinstance(obj, numbers.Integral)):
             dtype = like_dtype
         else:
             dtype = _backend.default_dtype(on)
+        if isinstance(obj, complex):  # a complex number makes a real operand complex, as in JAX
+            dtype = on.complex_dtype(dtype if on.is_inexact(dtype) else _backend.default_dtype(on))
         return _number_constant(obj, dtype, on)
     if on.is_array(obj) or hasattr(obj, "__array__") or hasattr(obj, "__dlpack__"):
         data = obj if on.is_array(obj) else on.asarray(obj)
@@ -210,7 +229,7 @@ def _dtype_source(inputs: tuple, on: _backend.Backend) -> "Value | None":
     first = None
     for x in inputs:
         if isinstance(x, Value) and (x.data is not None or x._dtype is not None):
-            if on.is_float(x.dtype):
+            if on.is_inexact(x.dtype):
                 return x
             first = first or x
     return first
@@ -254,7 +273,7 @@ def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
     out = run_forward(rule, on, [p.data for p in parents], attrs, parents)
     if not recording:
         return Value._node(out, None, (), _NO_ATTRS, False, on)
-    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires and on.is_float(out.dtype), on)
+    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires and on.is_inexact(out.dtype), on)
 
 
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):

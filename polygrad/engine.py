@@ -14,7 +14,7 @@ from ._graph import Value
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
 
-__all__ = ["toposort", "backward", "vjp_graph", "unbroadcast", "graph_namespace"]
+__all__ = ["toposort", "backward", "vjp_graph", "unbroadcast", "cast_cotangent", "graph_namespace"]
 
 # polygrad's own namespace over Values: running the vjps with it records the backward pass
 # as a graph (create_graph). The namespace registers itself here when it is imported, so
@@ -99,10 +99,23 @@ def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
     return xp.reshape(ct, shape)
 
 
+def cast_cotangent(xp: Any, ct: Any, dtype: Any) -> Any:
+    """A cotangent in its input's dtype. A complex cotangent of a real input keeps its real
+    part: the transpose of the real-to-complex embedding, as JAX does."""
+    if xp.isdtype(ct.dtype, "complex floating") and not xp.isdtype(dtype, "complex floating"):
+        ct = xp.real(ct)
+    return ct if ct.dtype == dtype else xp.astype(ct, dtype)
+
+
 def _seed(root: Value, grad: Any, create_graph: bool):
     on = root.backend
-    if not on.is_float(root.dtype):
+    if not on.is_inexact(root.dtype):
         raise DTypeError(f"backward: the root has dtype {root.dtype}; only float outputs have gradients")
+    if grad is None and not on.is_float(root.dtype):
+        raise DTypeError(
+            f"backward: the root is complex ({root.dtype}); pass its cotangent as grad= "
+            "(as jax.vjp takes one), or backpropagate from a real function of it such as pg.abs"
+        )
     if grad is None:
         seed = on.xp.ones(root.data.shape, dtype=root.dtype)
     elif isinstance(grad, Value):
@@ -165,7 +178,7 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
                     pct = pct()
                 pct = unbroadcast(xp, pct, parent.shape)
                 if pct.dtype != parent.dtype:
-                    pct = xp.astype(pct, parent.dtype)
+                    pct = cast_cotangent(xp, pct, parent.dtype)
                 previous = parent._ct
                 parent._ct = pct if previous is None else previous + pct
     finally:

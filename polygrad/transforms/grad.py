@@ -35,12 +35,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             arg = args[i]
             if isinstance(arg, Value):
                 raw = False
-                if not arg.backend.is_float(arg.dtype):
+                if not arg.backend.is_inexact(arg.dtype):
                     raise DTypeError(f"grad: argument {i} has dtype {arg.dtype}; only float arguments can be differentiated")
                 target = arg if arg.requires_grad else Value._wrap(arg.data, arg.backend, requires_grad=True)
             else:
                 target = Value(arg)
-                if not target.backend.is_float(target.dtype):
+                if not target.backend.is_inexact(target.dtype):
                     raise DTypeError(f"grad: argument {i} has dtype {target.dtype}; only float arguments can be differentiated")
                 target.requires_grad = True
             args[i] = target
@@ -54,6 +54,11 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             raise GradientError(f"grad: {getattr(f, '__name__', f)} must return a Value, got {type(out).__name__}")
         if out.shape != ():
             raise ShapeError(f"grad: {getattr(f, '__name__', f)} must return a scalar, got shape {out.shape}")
+        if out.backend.is_complex(out.dtype):
+            raise DTypeError(
+                f"grad: {getattr(f, '__name__', f)} returned a complex scalar ({out.dtype}); grad needs a "
+                "real one (as jax.grad): differentiate pg.real(f) or pg.abs(f), or use backward(grad=...)"
+            )
         on = out.backend
         grads = {}
         if out.requires_grad:
