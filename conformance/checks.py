@@ -15,6 +15,11 @@ steps h and 2h agree: not a jump such as sign at 0) and where JAX's gradient agr
 them (it does not where the derivative does not exist, sqrt at 0, std of a constant, or
 at a tie on a flat function, clip with min == max == x). The other elements are judged by
 JAX alone; the report counts them as kinks.
+
+Complex inputs and outputs are checked in JAX's convention: with a cotangent c, the vjp of
+a complex input z = x + iy is d/dx - i d/dy of Re(sum(c * f)) (for a real input, d/dx of
+it), which is what finite differences take along both parts; errors of complex numbers are
+the worse of their real and imaginary parts'.
 """
 from __future__ import annotations
 
@@ -100,10 +105,11 @@ def materialize(obj: Any, target: str) -> Any:
 
 
 def on_backend(a: np.ndarray, layout: str, dtype: str):
-    """``a`` as an array of the active backend: floats in ``dtype``, laid out as asked."""
+    """``a`` as an array of the active backend: floats in ``dtype`` (complex numbers in the
+    complex dtype of its precision), laid out as asked."""
     on = pg.backend()
-    if a.dtype.kind == "f":
-        a = a.astype(dtype)
+    if a.dtype.kind in "fc":
+        a = a.astype(_of_kind(dtype, a))
     if layout == "t":  # the transpose of a C-ordered array: a non-contiguous view
         reverse = tuple(reversed(range(a.ndim)))
         return on.xp.permute_dims(on.asarray(np.ascontiguousarray(np.transpose(a, reverse))), reverse)
@@ -121,14 +127,31 @@ def to_host(x) -> np.ndarray:
 
 
 def rounded(a: np.ndarray, dtype: str) -> np.ndarray:
-    """Float arrays rounded to ``dtype`` and back to float64; others unchanged."""
-    return a.astype(dtype).astype(np.float64) if a.dtype.kind == "f" else a
+    """Float arrays rounded to ``dtype`` and back to float64 (complex ones to the complex
+    dtype of that precision and back to complex128); others unchanged."""
+    if a.dtype.kind not in "fc":
+        return a
+    return a.astype(_of_kind(dtype, a)).astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+
+
+def _of_kind(dtype: str, like: np.ndarray) -> str:
+    """The float dtype name ``dtype``, or its complex counterpart where ``like`` is complex."""
+    return config.complex_name(dtype) if np.asarray(like).dtype.kind == "c" else dtype
+
+
+def _host_inexact(a) -> np.ndarray:
+    """A NumPy array in float64, or complex128 where it is complex."""
+    a = np.asarray(a)
+    return a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
 
 
 # -- comparing ---------------------------------------------------------------------------------
 
 def errors(got: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """Element by element scaled_error; 0 where both are nan, inf where only one is."""
+    """Element by element scaled_error; 0 where both are nan, inf where only one is.
+    Complex numbers: the worse of the real and the imaginary parts."""
+    if np.iscomplexobj(got) or np.iscomplexobj(want):
+        return np.maximum(errors(np.real(got), np.real(want)), errors(np.imag(got), np.imag(want)))
     got = np.asarray(got, dtype=np.float64).reshape(-1)
     want = np.asarray(want, dtype=np.float64).reshape(-1)
     out = np.empty(got.shape)
@@ -193,8 +216,9 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
     ref_args = [rounded(a, dtype) for a in ex.args]
     want = reference_forward(op, ref_args, ex.attrs)
 
-    leaves = [pg.Value(on_backend(a, layout, dtype), dtype=None if a.dtype.kind != "f" else pg.backend().dtype(dtype),
-                       requires_grad=a.dtype.kind == "f" and rule.differentiable)
+    leaves = [pg.Value(on_backend(a, layout, dtype),
+                       dtype=None if a.dtype.kind not in "fc" else pg.backend().dtype(_of_kind(dtype, a)),
+                       requires_grad=a.dtype.kind in "fc" and rule.differentiable)
               for a, layout in zip(ex.args, ex.layouts)]
     with quiet():
         out = apply(op, *leaves, **materialize(ex.attrs, "backend"))
@@ -205,10 +229,12 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
 
     rng = np.random.default_rng(seed)
     cot = rng.uniform(0.5, 1.5, np.shape(want)) * rng.choice([-1.0, 1.0], np.shape(want))
+    if np.iscomplexobj(want):
+        cot = cot + 1j * rng.uniform(-1.0, 1.0, np.shape(want))
     cot = rounded(np.asarray(cot), out_dtype)
     on = pg.backend()
     with quiet():
-        out.backward(on.asarray(cot.astype(out_dtype)))
+        out.backward(on.asarray(cot.astype(_of_kind(out_dtype, cot))))
     got = {}
     for i, leaf in enumerate(leaves):
         if not leaf.requires_grad:
@@ -220,7 +246,7 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
             failures.append(f"{op}: the gradient of input {i} has shape {tuple(leaf.grad.shape)} and dtype "
                             f"{leaf.grad.dtype}; the input {tuple(leaf.shape)} and {leaf.dtype}")
             continue
-        got[i] = checked.grads[i] = to_host(leaf.grad).astype(np.float64)
+        got[i] = checked.grads[i] = _host_inexact(to_host(leaf.grad))
 
     # 2. finite differences of the reference, where it is smooth
     fd_tol = max(tol, config.FD_TOLERANCE_FLOOR)
@@ -235,7 +261,7 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
     if always_jax or unconfirmed or row is None or row.examples <= config.jax_examples():
         jax_attrs = materialize(ex.attrs, "jax")
         jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, cot, jax_function)
-        finite = all(np.isfinite(np.asarray(a, dtype=np.float64)).all()
+        finite = all(np.isfinite(np.asarray(a)).all()
                      for a in (want, jax_out, *ref_args, *got.values(), *(jax_all[i] for i in got)))
         if not finite or any(_worst(errors(g, jax_all[i]))[0] > tol for i, g in got.items()):
             jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, cot, jax_function, compiled=False)
@@ -299,9 +325,9 @@ def _check_forward(op: str, out: pg.Value, want: Any, out_dtype: str, tol: float
         g_host = np.asarray(on.to_numpy(g))
         if g_host.shape != w.shape:
             raise ConformanceError(f"{op}: output shape {g_host.shape}, the reference's {w.shape}")
-        if w.dtype.kind == "f":
-            if g.dtype != on.dtype(out_dtype):
-                raise ConformanceError(f"{op}: output dtype {g.dtype}, expected {out_dtype}")
+        if w.dtype.kind in "fc":
+            if g.dtype != on.dtype(_of_kind(out_dtype, w)):
+                raise ConformanceError(f"{op}: output dtype {g.dtype}, expected {_of_kind(out_dtype, w)}")
             err, at = _worst(errors(g_host, w))
             record("forward", err, tol, _pair(f"output {part}", g_host, "reference", w, at))
         else:
@@ -313,29 +339,35 @@ def _check_forward(op: str, out: pg.Value, want: Any, out_dtype: str, tol: float
 
 
 def finite_differences(op: str, args: list, attrs: dict, i: int, cot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """d/d args[i] of sum(cot * reference(args)) by central differences, and a mask of
+    """d/d args[i] of Re(sum(cot * reference(args))) by central differences, and a mask of
     the elements where the reference is smooth: finite, with one-sided differences that
     agree (not a kink such as |x| at 0) and central differences with steps h and 2h that
-    agree (not a jump such as sign at 0, where both one-sided differences are 1/h)."""
+    agree (not a jump such as sign at 0, where both one-sided differences are 1/h).
+    A complex input is stepped along both parts: its derivative is d/dx - i d/dy (JAX's
+    convention), smooth where both parts are."""
     def projected(values):
         full = list(args)
         full[i] = values
-        return float(np.sum(cot * np.asarray(reference_forward(op, full, attrs), dtype=np.float64)))
+        return float(np.real(np.sum(cot * _host_inexact(reference_forward(op, full, attrs)))))
 
     x = args[i]
     base = projected(x)
-    numeric = np.zeros(x.shape)
-    smooth = np.zeros(x.shape, dtype=bool)
+    directions = (1.0, 1j) if x.dtype.kind == "c" else (1.0,)
+    numeric = np.zeros(x.shape, dtype=x.dtype if x.dtype.kind == "c" else np.float64)
+    smooth = np.ones(x.shape, dtype=bool)
     for j in np.ndindex(*x.shape):
-        shifted = x.copy()
-        points, values = [], []
-        for step in (FD_STEP, -FD_STEP, 2 * FD_STEP, -2 * FD_STEP):
-            shifted[j] = x[j] + step
-            points.append(shifted[j] - x[j])  # the step as rounded: exact at any magnitude
-            values.append(projected(shifted))
-        (h, mh, h2, mh2), (plus, minus, plus2, minus2) = points, values
-        numeric[j] = (plus - minus) / (h - mh)
-        smooth[j] = (all(math.isfinite(v) for v in (base, *values))
-                     and scaled_error((plus - base) / h, (base - minus) / -mh) <= KINK_THRESHOLD
-                     and scaled_error(numeric[j], (plus2 - minus2) / (h2 - mh2)) <= KINK_THRESHOLD)
+        for direction in directions:
+            shifted = x.copy()
+            points, values = [], []
+            for step in (FD_STEP, -FD_STEP, 2 * FD_STEP, -2 * FD_STEP):
+                shifted[j] = x[j] + direction * step
+                # the step as rounded: exact at any magnitude
+                points.append(((shifted[j] - x[j]) / direction).real)
+                values.append(projected(shifted))
+            (h, mh, h2, mh2), (plus, minus, plus2, minus2) = points, values
+            derivative = (plus - minus) / (h - mh)
+            numeric[j] += derivative if direction == 1.0 else -1j * derivative
+            smooth[j] &= (all(math.isfinite(v) for v in (base, *values))
+                          and scaled_error((plus - base) / h, (base - minus) / -mh) <= KINK_THRESHOLD
+                          and scaled_error(derivative, (plus2 - minus2) / (h2 - mh2)) <= KINK_THRESHOLD)
     return numeric, smooth

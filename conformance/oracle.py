@@ -144,7 +144,7 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
         *, compiled: bool = True) -> tuple[np.ndarray, list]:
     """JAX's output and cotangents of every float argument (None for the others).
 
-    args: NumPy arrays (float64 floats); attrs: already JAX's (see checks.materialize);
+    args: NumPy arrays (float64 floats, complex128 complex numbers); attrs: already JAX's (see checks.materialize);
     fn: JAX's function to use instead of the table's.
 
     JAX run eagerly, primitive by primitive (as jax.grad runs outside jit), is the oracle.
@@ -154,7 +154,7 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
     0 * inf and 0 * nan into 0. Callers confirm eagerly where anything is not finite.
     """
     jax, jnp = jax_modules()
-    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f")
+    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind in "fc")
     key = (op, floats, repr(attrs), fn)
     run = _COMPILED.get(key) if compiled else None
     if run is None:
@@ -174,5 +174,5 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
         out, cts = run([jnp.asarray(a) for a in args], jnp.asarray(cotangent))
     grads: list = [None] * len(args)
     for i, ct in zip(floats, cts):
-        grads[i] = np.asarray(ct, dtype=np.float64)
+        grads[i] = np.asarray(ct, dtype=np.complex128 if args[i].dtype.kind == "c" else np.float64)
     return np.asarray(out), grads
