@@ -225,13 +225,15 @@ def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> 
 
 
 def _dtype_source(inputs: tuple, on: _backend.Backend) -> "Value | None":
-    """The Value whose dtype Python numbers take: the first float one, else the first."""
+    """The Value whose dtype Python numbers take: the first float one, else the first
+    non-boolean one (where(condition, 956, ints) gives ints), else the first."""
     first = None
     for x in inputs:
         if isinstance(x, Value) and (x.data is not None or x._dtype is not None):
             if on.is_inexact(x.dtype):
                 return x
-            first = first or x
+            if first is None or first.dtype == on.xp.bool:
+                first = x
     return first
 
 

@@ -139,6 +139,27 @@ def test_where_and_clip_take_python_scalars():
     assert pg.where(x > 0, 1.0, -1.0).dtype == pg.float64
 
 
+def test_a_python_scalar_takes_the_dtype_of_the_other_branch_not_of_the_condition():
+    ints = pg.asarray(np.array([1, 2, 3], dtype=np.int32))
+    for got in (pg.where(pg.asarray(BOOLS[0]), 956, ints), pg.where(pg.asarray(BOOLS[0]), ints, 956)):
+        assert got.dtype == ints.dtype
+    np.testing.assert_array_equal(to_numpy(pg.where(pg.asarray(BOOLS[0]), 956, ints)), [956, 2, 956])
+
+
+def test_linspace_without_endpoint_is_start_plus_multiples_of_the_step():
+    got = pg.linspace(-4.9e16, 4.5e-11, 9, endpoint=False, dtype=pg.float64)
+    np.testing.assert_allclose(to_numpy(got), np.linspace(-4.9e16, 4.5e-11, 9, endpoint=False), rtol=1e-15)
+
+
+def test_finfo_and_iinfo_give_python_numbers():
+    info = pg.finfo(pg.float32)
+    assert type(info.eps) is float and info.eps == float(np.finfo(np.float32).eps) and info.bits == 32
+    assert type(info.smallest_normal) is float and info.dtype == pg.float32
+    assert pg.finfo(pg.asarray([1.0])).bits == 64
+    ints = pg.iinfo(pg.int16)
+    assert (ints.bits, ints.min, ints.max) == (16, -32768, 32767) and type(ints.max) is int
+
+
 # -- result_type with Python scalars ---------------------------------------------------------------
 
 def test_result_type_accepts_python_scalars():
@@ -272,6 +293,19 @@ def test_grad_of_a_real_function_of_complex_input_is_jaxs():
     np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=2e-6)
     # |z|^2 = x^2 + y^2 gives 2x - 2iy = 2 conj(z); Re(z^2) = x^2 - y^2 gives 2x + 2iy = 2z
     np.testing.assert_allclose(np.asarray(expected), 2 * np.conj(Z) + 2 * Z, rtol=1e-12)
+
+
+def test_second_order_complex_gradients_match_jax():
+    """create_graph runs the complex vjps with polygrad's own namespace: real, conj, abs too."""
+    jax = requires_jax()
+    import jax.numpy as jnp
+    dtype = _complex_dtype_name()
+
+    def outer(m, grad, v):
+        return m.sum(m.abs(grad(lambda w: m.sum(m.abs(m.sin(w)) ** 2))(v)) ** 2)
+    got = pg.grad(lambda v: outer(pg, pg.grad, v))(pg.Value(Z[0].astype(dtype)))
+    expected = jax.jit(jax.grad(lambda v: outer(jnp, jax.grad, v)))(jnp.asarray(Z[0]))
+    np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=1e-12 if dtype == "complex128" else 1e-5)
 
 
 def test_complex_roots_need_a_cotangent():

@@ -131,10 +131,10 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         return mx.arange(start, stop, step, dtype=check_dtype(dtype))
 
     def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
-        if not endpoint:  # MLX's linspace always includes the stop
-            step = (stop - start) / num if num else 0
-            return mx.linspace(start, stop - step, num, dtype=check_dtype(dtype or mx.float32)) if num else \
-                mx.zeros((0,), dtype=dtype or mx.float32)
+        if not endpoint:  # MLX's linspace always includes the stop: start + i * step, as NumPy
+            dtype = check_dtype(dtype or mx.float32)
+            step = mx.array((stop - start) / num if num else 0.0, dtype=dtype)
+            return mx.arange(num, dtype=dtype) * step + mx.array(start, dtype=dtype)
         return mx.linspace(start, stop, num, dtype=check_dtype(dtype or mx.float32))
 
     def var(x, /, *, axis=None, correction=0.0, keepdims=False):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import sys
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .. import _backend, engine
@@ -239,8 +240,37 @@ def astype(x, dtype, /, *, copy: bool = True, device=None):
 
 
 def isdtype(dtype, kind): return _backend.backend().xp.isdtype(dtype, kind)
-def finfo(type, /): return _backend.backend().xp.finfo(_dtype_of(type))  # noqa: A002
-def iinfo(type, /): return _backend.backend().xp.iinfo(_dtype_of(type))  # noqa: A002
+@dataclass(frozen=True)
+class finfo_object:  # noqa: N801 - array_api_strict's name for it
+    """The standard's finfo: Python floats (NumPy's and JAX's hold NumPy scalars)."""
+    bits: int
+    eps: float
+    max: float
+    min: float
+    smallest_normal: float
+    dtype: Any
+
+
+@dataclass(frozen=True)
+class iinfo_object:  # noqa: N801
+    """The standard's iinfo: Python ints."""
+    bits: int
+    max: int
+    min: int
+    dtype: Any
+
+
+def finfo(type, /):  # noqa: A002 - the standard's name
+    found = _backend.backend().xp.finfo(_dtype_of(type))
+    return finfo_object(int(found.bits), float(found.eps), float(found.max), float(found.min),
+                        float(found.smallest_normal), found.dtype)
+
+
+def iinfo(type, /):  # noqa: A002
+    found = _backend.backend().xp.iinfo(_dtype_of(type))
+    low, high = int(found.min), int(found.max)
+    bits = getattr(found, "bits", None)  # MLX's iinfo has none: from the range
+    return iinfo_object(int(bits) if bits is not None else high.bit_length() + (low < 0), high, low, found.dtype)
 def can_cast(from_, to, /): return _backend.backend().xp.can_cast(_dtype_of(from_), to)
 
 
