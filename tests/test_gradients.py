@@ -168,13 +168,22 @@ def above_one(*shape):
     return _rng.uniform(1.2, 3.0, size=shape)
 
 
+def imag_of_complex(x):
+    """imag is defined for complex input: x is made complex where the backend has the complex
+    dtype of its precision (MLX has complex64 only, and takes imag of a real array: 0)."""
+    wide = "complex128" if x.dtype == pg.backend().dtype("float64") else "complex64"
+    if not hasattr(pg.backend().xp, wide):
+        return pg.imag(x) + x
+    return pg.imag(x * (1.0 + 2.0j)) + pg.real(pg.conj(x * (0.5 - 1.0j)))
+
+
 MORE_UNARY = {
     "tan": (pg.tan, open_unit), "asin": (pg.asin, open_unit), "acos": (pg.acos, open_unit),
     "atan": (pg.atan, real), "sinh": (pg.sinh, real), "cosh": (pg.cosh, real),
     "asinh": (pg.asinh, real), "acosh": (pg.acosh, above_one), "atanh": (pg.atanh, open_unit),
     "log2": (pg.log2, positive), "log10": (pg.log10, positive), "reciprocal": (pg.reciprocal, nonzero),
     "positive": (lambda x: +x, real), "copy": (lambda x: pg.asarray(x, copy=True), real),
-    "real": (pg.real, real), "imag": (lambda x: pg.imag(x) + x, real), "conj": (pg.conj, real),
+    "real": (pg.real, real), "imag": (imag_of_complex, real), "conj": (pg.conj, real),
 }
 for name, (fn, make) in MORE_UNARY.items():
     case(f"{name}[0d]", fn, make())
