@@ -50,9 +50,16 @@ DOMAINS: dict[str, st.SearchStrategy[float]] = {
     "nonzero": st.one_of(_grid(0.25, 4, 1.0, 0.5), _grid(-4, -0.25, -1.0)),
     "open_unit": _grid(-0.875, 0.875, 0.0, 0.5, -0.5),  # inside (-1, 1): arcsin-like ops
     "probability": _grid(0.0625, 0.9375, 0.5, 0.25, 0.75),  # inside (0, 1): logit, ndtri
+    "above_one": _grid(1.125, 4, 1.5, 2.0),  # acosh
     # For ops without a gradient only: the values they exist to classify.
     "special": st.one_of(_grid(-4, 4, 0.0, 1.0), st.sampled_from([math.nan, math.inf, -math.inf, -0.0])),
 }
+
+
+# Imaginary parts of complex inputs: odd multiples of STEP / 2 in (-2, 2), so never 0 (no
+# input lies on a branch cut along the real axis: log, sqrt, asin, acosh...) and never
+# +-1 (atan and asinh have poles at +-i). The real part comes from the rule's domain.
+IMAGINARY = st.integers(-64, 63).map(lambda k: (k + 0.5) * STEP)
 
 
 @dataclass(frozen=True)
@@ -93,16 +100,20 @@ def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0) -> st
     return xps.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=MAX_SIDE)
 
 
-def array(draw, shape: tuple, kind: str) -> np.ndarray:
-    """A float array of a domain, a "bool" array or an "int" array (small, signed)."""
+def array(draw, shape: tuple, kind: str, complex_: bool = False) -> np.ndarray:
+    """A float array of a domain (complex with ``complex_``: real parts from the domain,
+    imaginary parts from IMAGINARY), a "complex" array (both parts on the grid of "real"), a
+    "bool" array, an "int" array (small, signed) or a "shift" array (small, non-negative:
+    shift counts)."""
     if kind == "bool":
         return draw(xps.arrays(np.bool_, shape))
-    if kind == "int":
-        return draw(xps.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+    if kind in ("int", "shift"):
+        return draw(xps.arrays(np.int64, shape, elements=st.integers(-3 if kind == "int" else 0, 3)))
     if kind == "complex":  # real and imaginary parts on the grid of "real"
         real, imag = (draw(xps.arrays(np.float64, shape, elements=DOMAINS["real"])) for _ in range(2))
         return real + 1j * imag
-    return draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
+    real = draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
+    return np.asarray(real + 1j * draw(xps.arrays(np.float64, shape, elements=IMAGINARY))) if complex_ else real
 
 
 def example(draw, args: list, attrs: dict | None = None, **extra: Any) -> Example:
@@ -151,8 +162,11 @@ def key(draw, shape: tuple) -> tuple:
 
 # -- generators by family -----------------------------------------------------------------
 
-def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0) -> Callable:
-    """Inputs of one shape, or mutually broadcastable shapes where the rule broadcasts."""
+def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0,
+                complex_: str = "never") -> Callable:
+    """Inputs of one shape, or mutually broadcastable shapes where the rule broadcasts.
+    complex_: "sometimes" (one example in three) or "always" draws complex inputs, where
+    the backend has the complex dtype of the check's precision (else real ones)."""
     @st.composite
     def generate(draw, op):
         if arity > 1 and RULES[op].broadcasts:
@@ -160,7 +174,9 @@ def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0) -
             in_shapes = found.input_shapes
         else:
             in_shapes = (draw(shapes(min_dims=min_dims)),) * arity
-        args = [array(draw, s, k) for s, k in zip(in_shapes, kinds or domains(op, arity))]
+        complex_inputs = complex_ != "never" and config.complex_checked() and (
+            complex_ == "always" or draw(st.integers(0, 2)) == 0)
+        args = [array(draw, s, k, complex_inputs) for s, k in zip(in_shapes, kinds or domains(op, arity))]
         return example(draw, args)
     return generate
 
@@ -372,6 +388,14 @@ def searchsorted(draw, op):
     sorted_side = np.sort(array(draw, draw(shapes(min_dims=1, max_dims=1)), "real"))
     values = array(draw, draw(shapes()), "real")
     return example(draw, [sorted_side, values], {"side": draw(st.sampled_from(["left", "right"]))})
+
+
+def bitwise(arity: int) -> Callable:
+    """Integers, or booleans (the standard's bitwise functions are logical on them)."""
+    @st.composite
+    def generate(draw, op):
+        return draw(elementwise(arity, kinds=(draw(st.sampled_from(["int", "bool"])),) * arity)(op))
+    return generate
 
 
 @st.composite
@@ -609,14 +633,25 @@ def fft_shift(draw, op):
 # gradient are checked three ways, ops without one by their forward only. Attributes
 # (axis/keepdims, shapes, keys, indices, dtypes...) are drawn where the rule takes them.
 
-UNARY = ("negative", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid",
-         "relu", "abs", "sign", "stop_gradient", "floor", "ceil", "round", "trunc")
-BINARY = ("add", "subtract", "multiply", "divide", "pow", "maximum", "minimum",
+UNARY = ("sigmoid", "relu", "stop_gradient", "floor", "ceil", "round", "trunc")
+BINARY = ("maximum", "minimum", "atan2", "hypot", "logaddexp", "copysign", "remainder", "nextafter",
           "less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
+# Holomorphic functions (and abs, sign), drawn complex one example in three where the backend
+# has complex numbers: their gradients follow JAX's convention, checked against jax.vjp.
+COMPLEX_UNARY = ("negative", "positive", "copy", "exp", "log", "log1p", "expm1", "log2", "log10",
+                 "sqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin", "acos",
+                 "atan", "asinh", "acosh", "atanh", "abs", "sign")
+COMPLEX_BINARY = ("add", "subtract", "multiply", "divide", "pow")
 
 GENERATORS: dict[str, Callable] = {
     **{op: elementwise(1) for op in UNARY},
     **{op: elementwise(2) for op in BINARY},
+    **{op: elementwise(1, complex_="sometimes") for op in COMPLEX_UNARY},
+    **{op: elementwise(2, complex_="sometimes") for op in COMPLEX_BINARY},
+    **{op: elementwise(1, complex_="always") for op in ("real", "imag", "conj")},
+    **{op: bitwise(2) for op in ("bitwise_and", "bitwise_or", "bitwise_xor")},
+    "bitwise_invert": bitwise(1),
+    **{op: elementwise(2, kinds=("int", "shift")) for op in ("bitwise_left_shift", "bitwise_right_shift")},
     "floor_divide": elementwise(2, kinds=("real", "nonzero")),
     "where": elementwise(3, kinds=("bool", "real", "real")),
     "clip": clip,

@@ -197,7 +197,7 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
     """JAX's output and cotangents of every float (or complex) argument (None for the others).
     A multi-output op's ``fn`` returns a tuple and takes a tuple ``cotangent``.
 
-    args: NumPy arrays (float64 floats); attrs: already JAX's (see checks.materialize);
+    args: NumPy arrays (float64 floats, complex128 complex numbers); attrs: already JAX's (see checks.materialize);
     fn: JAX's function to use instead of the table's.
 
     JAX run eagerly, primitive by primitive (as jax.grad runs outside jit), is the oracle.

@@ -215,21 +215,26 @@ def as_dtype(on: _backend.Backend, dtype: Any, op: str = "dtype") -> Any:
 
 def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
     """The array a new leaf holds: always its own copy (a caller's array mutated later
-    never changes it); float data takes the default float dtype unless given one."""
+    never changes it); float data takes the default float dtype unless given one (complex
+    data the complex dtype of that precision)."""
     dtype = None if dtype is None else as_dtype(on, dtype, "Value")
     if isinstance(data, Value):
         data = data._require_data("Value")
     if isinstance(data, (str, bytes)):
         raise DTypeError(f"Value: cannot make a numeric array from {type(data).__name__} {_short_repr(data)}")
     if isinstance(data, (numbers.Number, list, tuple)):
-        return _numeric(on, _converted(on, data, dtype or _backend.default_dtype(on)), data)
+        if dtype is None:
+            dtype = _backend.default_dtype(on)
+            dtype = on.complex_dtype(dtype) if _holds_complex(data) else dtype
+        return _numeric(on, _converted(on, data, dtype), data)
     given = data
     copied = not on.is_array(data)
     if copied:
         data = _converted(on, data, None, copy=True)
     _numeric(on, data, given)
-    if dtype is None and on.is_float(data.dtype):
+    if dtype is None and on.is_inexact(data.dtype):
         dtype = _backend.default_dtype(on)
+        dtype = on.complex_dtype(dtype) if on.is_complex(data.dtype) else dtype
     if dtype is not None and data.dtype != dtype:
         return on.xp.astype(data, dtype)  # a new array
     return data if copied else on.xp.asarray(data, copy=True)
@@ -256,6 +261,13 @@ def _numeric(on: _backend.Backend, data: Any, given: Any):
     return data
 
 
+def _holds_complex(data: Any) -> bool:
+    """Whether a Python number or nested list holds a complex number."""
+    if isinstance(data, (list, tuple)):
+        return any(_holds_complex(item) for item in data)
+    return isinstance(data, complex)
+
+
 # (backend, dtype, type, value[, sign of zero]) -> constant leaf. Python numbers in
 # expressions are lifted once: array-api-compat's asarray costs 3 us on NumPy, ~460 us on JAX.
 # Shared by all threads, which is safe: a key always maps to an equal, read-only constant,
@@ -264,9 +276,13 @@ _constants: dict = {}
 _CONSTANTS_KEPT = 4096
 
 
+def _zero_signs(obj: Any) -> tuple:
+    """-0.0 equals 0.0 but is another constant: the signs of zero parts tell them apart."""
+    return (math.copysign(1.0, obj.real), math.copysign(1.0, obj.imag))
+
+
 def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
-    zero_sign = 0.0 if obj != 0 or isinstance(obj, complex) else math.copysign(1.0, obj)
-    key = (on, dtype, type(obj), obj, zero_sign)
+    key = (on, dtype, type(obj), obj, _zero_signs(obj) if obj == 0 else 0.0)
     found = _constants.get(key)
     if found is None:
         data = on.asarray(obj, dtype=dtype)
@@ -320,7 +336,7 @@ def _kind_dtype(kind: str, on: _backend.Backend, like_dtype: Any) -> Any:
     if kind == "float":
         return on.xp.float64 if wide else _backend.default_dtype(on)
     wide = wide or dtype_name(_backend.default_dtype(on)) == "float64"
-    return on.xp.complex128 if wide else on.xp.complex64
+    return on.complex_dtype(on.xp.float64 if wide else on.xp.float32)  # complex64 alone on MLX
 
 
 def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:

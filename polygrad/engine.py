@@ -108,7 +108,7 @@ def _seed(root: Value, grad: Any, create_graph: bool):
         raise DTypeError(f"backward: the root has dtype {root.dtype}; only float outputs have gradients")
     if grad is None and not on.is_float(root.dtype):
         raise DTypeError(f"backward: the root has complex dtype {root.dtype}; give its cotangent, "
-                         "backward(grad), or backpropagate from a real function of it")
+                         "backward(grad=...), or backpropagate from a real function of it")
     if grad is None:
         seed = on.xp.ones(root.data.shape, dtype=root.dtype)
     elif isinstance(grad, Value):

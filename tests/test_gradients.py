@@ -160,6 +160,48 @@ case("pow_exponent_only", lambda a, b: a ** b, positive(3), real(3), wrt=[1])
 case("maximum_scalar", lambda x: pg.maximum(x, 0.25), nonzero(2, 3))
 case("numpy_left_operand", lambda x: np.array([1.0, 2.0, 3.0]) * x, real(2, 3))
 
+# -- the standard's other elementwise functions: 0-d, empty, non-contiguous; binary ones broadcast --
+
+def open_unit(*shape):
+    return _rng.uniform(-0.9, 0.9, size=shape)
+
+
+def above_one(*shape):
+    return _rng.uniform(1.2, 3.0, size=shape)
+
+
+def imag_of_complex(x):
+    """imag is defined for complex input: x is made complex where the backend has the complex
+    dtype of its precision (MLX has complex64 only, and takes imag of a real array: 0)."""
+    wide = "complex128" if x.dtype == pg.backend().dtype("float64") else "complex64"
+    if not hasattr(pg.backend().xp, wide):
+        return pg.imag(x) + x
+    return pg.imag(x * (1.0 + 2.0j)) + pg.real(pg.conj(x * (0.5 - 1.0j)))
+
+
+MORE_UNARY = {
+    "tan": (pg.tan, open_unit), "asin": (pg.asin, open_unit), "acos": (pg.acos, open_unit),
+    "atan": (pg.atan, real), "sinh": (pg.sinh, real), "cosh": (pg.cosh, real),
+    "asinh": (pg.asinh, real), "acosh": (pg.acosh, above_one), "atanh": (pg.atanh, open_unit),
+    "log2": (pg.log2, positive), "log10": (pg.log10, positive), "reciprocal": (pg.reciprocal, nonzero),
+    "positive": (lambda x: +x, real), "copy": (lambda x: pg.asarray(x, copy=True), real),
+    "real": (pg.real, real), "imag": (imag_of_complex, real), "conj": (pg.conj, real),
+}
+for name, (fn, make) in MORE_UNARY.items():
+    case(f"{name}[0d]", fn, make())
+    case(f"{name}[(0,3)]", fn, make(0, 3))
+    case(f"{name}[transposed(3,2)]", fn, transposed(make, 3, 2))
+
+MORE_BINARY = {
+    "atan2": (pg.atan2, nonzero, nonzero), "hypot": (pg.hypot, nonzero, nonzero),
+    "logaddexp": (pg.logaddexp, real, real), "copysign": (pg.copysign, nonzero, nonzero),
+    "remainder": (lambda a, b: a % b, real, nonzero),
+}
+for name, (fn, make_a, make_b) in MORE_BINARY.items():
+    for sa, sb in (((3, 1), (2, 1, 4)), ((), ()), ((0, 3), (3,))):
+        case(f"{name}[{sa}+{sb}]", fn, make_a(*sa), make_b(*sb))
+    case(f"{name}[python scalar]", lambda x, fn=fn: fn(x, 0.75), make_a(2, 3))
+
 # where: the condition broadcasts too, and takes no gradient.
 COND = np.array([True, False, True])
 case("where[(4,3),(4,1)]", lambda a, b: pg.where(COND, a, b), real(4, 3), real(4, 1))

@@ -87,6 +87,23 @@ class Backend:
             known = self._inexact_dtypes[dtype] = bool(self.xp.isdtype(dtype, ("real floating", "complex floating")))
         return known
 
+    def is_complex(self, dtype: Any) -> bool:
+        return self.is_inexact(dtype) and not self.is_float(dtype)
+
+    def complex_dtype(self, dtype: Any) -> Any:
+        """The complex dtype of ``dtype``'s precision (complex64 for float32, complex128 for
+        float64); a complex dtype is its own. MLX has no complex128: complex64 there."""
+        if self.is_complex(dtype):
+            return dtype
+        wide = getattr(self.xp, "complex128", None) if dtype == self.xp.float64 else None
+        return self.xp.complex64 if wide is None else wide
+
+    def real_dtype(self, dtype: Any) -> Any:
+        """The real floating dtype of a complex dtype's precision; others are their own."""
+        if not self.is_complex(dtype):
+            return dtype
+        return self.xp.float64 if dtype == getattr(self.xp, "complex128", None) else self.xp.float32
+
     def asarray(self, obj: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         """An array of this backend from a Python number, a NumPy array or a nested list."""
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import sys
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .. import _backend, engine
@@ -36,28 +37,50 @@ def __getattr__(name: str) -> Any:
 
 # -- elementwise with gradients ---------------------------------------------------------
 
+# Binary functions take a Python scalar for either argument (at least one an array), as the
+# standard allows since 2024.12: apply lifts it to a constant of the other's dtype.
 def add(x1, x2, /): return apply("add", x1, x2)
 def subtract(x1, x2, /): return apply("subtract", x1, x2)
 def multiply(x1, x2, /): return apply("multiply", x1, x2)
 def divide(x1, x2, /): return apply("divide", x1, x2)
 def pow(x1, x2, /): return apply("pow", x1, x2)  # noqa: A001
 def negative(x, /): return apply("negative", x)
-def positive(x, /): return x
+def positive(x, /): return apply("positive", x)
 def stop_gradient(x, /): return apply("stop_gradient", x)
 def exp(x, /): return apply("exp", x)
 def log(x, /): return apply("log", x)
 def log1p(x, /): return apply("log1p", x)
+def log2(x, /): return apply("log2", x)
+def log10(x, /): return apply("log10", x)
+def logaddexp(x1, x2, /): return apply("logaddexp", x1, x2)
 def expm1(x, /): return apply("expm1", x)
 def sqrt(x, /): return apply("sqrt", x)
 def square(x, /): return apply("multiply", x, x)
+def reciprocal(x, /): return apply("reciprocal", x)
+def remainder(x1, x2, /): return apply("remainder", x1, x2)
 def sin(x, /): return apply("sin", x)
 def cos(x, /): return apply("cos", x)
+def tan(x, /): return apply("tan", x)
+def asin(x, /): return apply("asin", x)
+def acos(x, /): return apply("acos", x)
+def atan(x, /): return apply("atan", x)
+def atan2(x1, x2, /): return apply("atan2", x1, x2)
+def sinh(x, /): return apply("sinh", x)
+def cosh(x, /): return apply("cosh", x)
 def tanh(x, /): return apply("tanh", x)
+def asinh(x, /): return apply("asinh", x)
+def acosh(x, /): return apply("acosh", x)
+def atanh(x, /): return apply("atanh", x)
+def hypot(x1, x2, /): return apply("hypot", x1, x2)
 def abs(x, /): return apply("abs", x)  # noqa: A001
 def sign(x, /): return apply("sign", x)
+def copysign(x1, x2, /): return apply("copysign", x1, x2)
 def maximum(x1, x2, /): return apply("maximum", x1, x2)
 def minimum(x1, x2, /): return apply("minimum", x1, x2)
 def where(condition, x1, x2, /): return apply("where", condition, x1, x2)
+def real(x, /): return apply("real", x)
+def imag(x, /): return apply("imag", x)
+def conj(x, /): return apply("conj", x)
 
 
 def clip(x, /, min=None, max=None):  # noqa: A002
@@ -207,17 +230,86 @@ def take(x, indices, /, *, axis: int | None = None):
 # -- dtypes ----------------------------------------------------------------------------------------
 
 def astype(x, dtype, /, *, copy: bool = True, device=None):
-    """x cast to dtype; casting a float to a non-float gives a result with no gradient."""
+    """x cast to dtype; casting a float to a non-float gives a result with no gradient.
+
+    ``copy=False`` returns x itself where it already has the dtype (and device)."""
     on = x.backend if isinstance(x, Value) else _backend.backend()
-    result = apply("astype", x, dtype=as_dtype(on, dtype, "astype"))
-    return result
+    dtype = as_dtype(on, dtype, "astype")
+    result = x if not copy and isinstance(x, Value) and x.dtype == dtype else apply("astype", x, dtype=dtype)
+    return result if device is None else _to_device(result, device)
 
 
 def isdtype(dtype, kind): return _backend.backend().xp.isdtype(dtype, kind)
-def finfo(type, /): return _backend.backend().xp.finfo(_dtype_of(type))  # noqa: A002
-def iinfo(type, /): return _backend.backend().xp.iinfo(_dtype_of(type))  # noqa: A002
-def result_type(*arrays_and_dtypes): return _backend.backend().xp.result_type(*map(_dtype_of, arrays_and_dtypes))
+@dataclass(frozen=True)
+class finfo_object:  # noqa: N801 - array_api_strict's name for it
+    """The standard's finfo: Python floats (NumPy's and JAX's hold NumPy scalars)."""
+    bits: int
+    eps: float
+    max: float
+    min: float
+    smallest_normal: float
+    dtype: Any
+
+
+@dataclass(frozen=True)
+class iinfo_object:  # noqa: N801
+    """The standard's iinfo: Python ints."""
+    bits: int
+    max: int
+    min: int
+    dtype: Any
+
+
+def finfo(type, /):  # noqa: A002 - the standard's name
+    found = _backend.backend().xp.finfo(_dtype_of(type))
+    return finfo_object(int(found.bits), float(found.eps), float(found.max), float(found.min),
+                        float(found.smallest_normal), found.dtype)
+
+
+def iinfo(type, /):  # noqa: A002
+    found = _backend.backend().xp.iinfo(_dtype_of(type))
+    low, high = int(found.min), int(found.max)
+    bits = getattr(found, "bits", None)  # MLX's iinfo has none: from the range
+    return iinfo_object(int(bits) if bits is not None else high.bit_length() + (low < 0), high, low, found.dtype)
 def can_cast(from_, to, /): return _backend.backend().xp.can_cast(_dtype_of(from_), to)
+
+
+def result_type(*arrays_and_dtypes):
+    """The dtype the standard's promotion gives; Python scalars (bool, int, float, complex)
+    take part as the standard's weak scalars: they keep the arrays' dtype where it is of
+    their kind or wider, else give the default dtype of their kind (complex: of the
+    arrays' precision). Backends whose own result_type rejects scalars (MLX) never see one."""
+    on = _backend.backend()
+    typed = [_dtype_of(a) for a in arrays_and_dtypes if not isinstance(a, (bool, int, float, complex))]
+    scalars = [a for a in arrays_and_dtypes if isinstance(a, (bool, int, float, complex))]
+    if not typed:
+        if not scalars:
+            raise TypeError("result_type: needs at least one array, dtype or scalar")
+        typed = [_scalar_dtype(scalars.pop(0), on)]
+    dtype = typed[0] if len(typed) == 1 else on.xp.result_type(*typed)
+    for scalar in scalars:
+        dtype = _promote_scalar(dtype, scalar, on)
+    return dtype
+
+
+def _scalar_dtype(value, on):
+    """The dtype a lone Python scalar makes: bool, the default integer, float or complex."""
+    if isinstance(value, bool):
+        return on.xp.bool
+    if isinstance(value, int):
+        return __array_namespace_info__().default_dtypes()["integral"]
+    default = _backend.default_dtype(on)
+    return on.complex_dtype(default) if isinstance(value, complex) else default
+
+
+def _promote_scalar(dtype, value, on):
+    if isinstance(value, bool) or on.is_complex(dtype):
+        return dtype
+    if isinstance(value, complex):
+        return on.complex_dtype(dtype if on.is_float(dtype) else _backend.default_dtype(on))
+    if on.is_float(dtype) or (isinstance(value, int) and dtype != on.xp.bool):
+        return dtype
+    return _scalar_dtype(value, on)
 
 
 def _dtype_of(obj):
@@ -234,25 +326,32 @@ def _elementwise_nondiff(name: str):
     return function
 
 
-less = _elementwise_nondiff("less")
-less_equal = _elementwise_nondiff("less_equal")
-greater = _elementwise_nondiff("greater")
-greater_equal = _elementwise_nondiff("greater_equal")
-equal = _elementwise_nondiff("equal")
-not_equal = _elementwise_nondiff("not_equal")
-logical_and = _elementwise_nondiff("logical_and")
-logical_or = _elementwise_nondiff("logical_or")
-logical_xor = _elementwise_nondiff("logical_xor")
-logical_not = _elementwise_nondiff("logical_not")
-isnan = _elementwise_nondiff("isnan")
-isinf = _elementwise_nondiff("isinf")
-isfinite = _elementwise_nondiff("isfinite")
-signbit = _elementwise_nondiff("signbit")
-floor = _elementwise_nondiff("floor")
-ceil = _elementwise_nondiff("ceil")
-round = _elementwise_nondiff("round")  # noqa: A001
-trunc = _elementwise_nondiff("trunc")
-floor_divide = _elementwise_nondiff("floor_divide")
+def less(x1, x2, /): return apply("less", x1, x2)
+def less_equal(x1, x2, /): return apply("less_equal", x1, x2)
+def greater(x1, x2, /): return apply("greater", x1, x2)
+def greater_equal(x1, x2, /): return apply("greater_equal", x1, x2)
+def equal(x1, x2, /): return apply("equal", x1, x2)
+def not_equal(x1, x2, /): return apply("not_equal", x1, x2)
+def logical_and(x1, x2, /): return apply("logical_and", x1, x2)
+def logical_or(x1, x2, /): return apply("logical_or", x1, x2)
+def logical_xor(x1, x2, /): return apply("logical_xor", x1, x2)
+def logical_not(x, /): return apply("logical_not", x)
+def isnan(x, /): return apply("isnan", x)
+def isinf(x, /): return apply("isinf", x)
+def isfinite(x, /): return apply("isfinite", x)
+def signbit(x, /): return apply("signbit", x)
+def floor(x, /): return apply("floor", x)
+def ceil(x, /): return apply("ceil", x)
+def round(x, /): return apply("round", x)  # noqa: A001
+def trunc(x, /): return apply("trunc", x)
+def floor_divide(x1, x2, /): return apply("floor_divide", x1, x2)
+def nextafter(x1, x2, /): return apply("nextafter", x1, x2)
+def bitwise_and(x1, x2, /): return apply("bitwise_and", x1, x2)
+def bitwise_or(x1, x2, /): return apply("bitwise_or", x1, x2)
+def bitwise_xor(x1, x2, /): return apply("bitwise_xor", x1, x2)
+def bitwise_invert(x, /): return apply("bitwise_invert", x)
+def bitwise_left_shift(x1, x2, /): return apply("bitwise_left_shift", x1, x2)
+def bitwise_right_shift(x1, x2, /): return apply("bitwise_right_shift", x1, x2)
 searchsorted = _elementwise_nondiff("searchsorted")
 
 
@@ -289,58 +388,150 @@ def _dtype_arg(dtype, on=None, op=None):
     return as_dtype(on or _backend.backend(), dtype, op or sys._getframe(1).f_code.co_name)
 
 
-def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Value:
-    """A constant Value; Python floats and lists of them get the default float dtype.
+def _placed(device) -> dict:
+    """device= for a backend's creation function: only where given (None: the backend's own)."""
+    return {} if device is None else {"device": device}
 
+
+def _to_device(x: Value, device) -> Value:
+    """x on ``device``: x itself where it is there already, else a copy the gradient flows back through."""
+    return x if device is None or device == x.device else apply("copy", x, device=device)
+
+
+def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Value:
+    """A Value of ``obj``; Python floats (complex numbers) and lists of them get the default
+    float (complex) dtype.
+
+    A Value comes back as itself unless a copy is asked for (``copy=True``), or needed for
+    ``dtype`` or ``device`` (``copy=False`` then raises ValueError): a copy is a new node,
+    through which the gradient flows. A list holding Values is stacked, differentiably.
     ``backend`` (a name) makes it on that backend instead of the active one; a Value
     of another backend is moved there (as ``Value.to`` does).
     """
     on = _backend.get_backend(backend) if isinstance(backend, str) else backend
     if isinstance(obj, Value):
+        copied = False
         if on is not None and on is not obj.backend:
-            obj = obj.to(on.name)
-        return obj if dtype is None or obj.dtype == as_dtype(obj.backend, dtype, "asarray") else astype(obj, dtype)
+            obj, copied = obj.to(on.name), True
+        if dtype is not None and obj.dtype != (dtype := as_dtype(obj.backend, dtype, "asarray")):
+            _copy_allowed(copy, f"casting {obj.dtype} to {dtype}")
+            obj, copied = astype(obj, dtype), True
+        if device is not None and device != obj.device:
+            _copy_allowed(copy, f"moving it to device {device}")
+            obj, copied = _to_device(obj, device), True
+        return apply("copy", obj) if copy and not copied else obj
+    if isinstance(obj, (list, tuple)) and _holds_value(obj):
+        return stack([asarray(item, dtype=dtype, device=device, backend=backend) for item in obj])
     on = on or _backend.backend()
     dtype = _dtype_arg(dtype, on)
-    data = obj if dtype is None and on.is_array(obj) else on.asarray(obj, dtype=dtype)
-    if dtype is None and isinstance(obj, (float, list, tuple)) and on.is_float(data.dtype):
-        data = on.xp.astype(data, _backend.default_dtype(on))  # lists of ints stay integers
+    if dtype is None and on.is_array(obj) and not copy and device is None:
+        data = obj
+    elif copy is None and device is None:
+        data = on.asarray(obj, dtype=dtype)
+    else:
+        data = on.xp.asarray(obj, dtype=dtype, device=on.device if device is None else device, copy=copy)
+    if dtype is None and isinstance(obj, (float, complex, list, tuple)) and on.is_inexact(data.dtype):
+        default = _backend.default_dtype(on)  # lists of ints stay integers
+        wanted = on.complex_dtype(default) if on.is_complex(data.dtype) else default
+        data = data if data.dtype == wanted else on.xp.astype(data, wanted)
     return Value._wrap(data, on)
 
 
-def zeros(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.zeros(shape, dtype=_float_default(dtype)))
-def ones(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.ones(shape, dtype=_float_default(dtype)))
-def empty(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.empty(shape, dtype=_float_default(dtype)))
-def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None): return _constant(_backend.backend().xp.eye(n_rows, n_cols, k=k, dtype=_float_default(dtype)))
-def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True): return _constant(_backend.backend().xp.linspace(start, stop, num, dtype=_float_default(dtype), endpoint=endpoint))
+def _copy_allowed(copy, why: str) -> None:
+    if copy is False:
+        raise ValueError(f"asarray: copy=False, but {why} needs a copy")
+
+
+def _holds_value(items) -> bool:
+    return builtins.any(isinstance(i, Value) or isinstance(i, (list, tuple)) and _holds_value(i) for i in items)
+
+
+def from_dlpack(x, /, *, device=None, copy=None) -> Value:
+    """A Value sharing (or, with copy=True, copying) the memory of any DLPack exporter. A
+    Value given is passed to asarray (a copy of it stays differentiable)."""
+    if isinstance(x, Value):
+        return asarray(x, device=device, copy=copy)
+    on = _backend.backend()
+    options = {**_placed(device), **({} if copy is None else {"copy": copy})}
+    return Value._wrap(on.xp.from_dlpack(x, **options), on)
+
+
+def zeros(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.zeros(shape, dtype=_float_default(dtype), **_placed(device)))
+def ones(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.ones(shape, dtype=_float_default(dtype), **_placed(device)))
+def empty(shape, *, dtype=None, device=None): return _constant(_backend.backend().xp.empty(shape, dtype=_float_default(dtype), **_placed(device)))
+def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None): return _constant(_backend.backend().xp.eye(n_rows, n_cols, k=k, dtype=_float_default(dtype), **_placed(device)))
+def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True): return _constant(_backend.backend().xp.linspace(start, stop, num, dtype=_float_default(dtype), endpoint=endpoint, **_placed(device)))
 
 
 def full(shape, fill_value, *, dtype=None, device=None):
-    if dtype is None and isinstance(fill_value, float):
-        dtype = _backend.default_dtype()
-    return _constant(_backend.backend().xp.full(shape, fill_value, dtype=_dtype_arg(dtype)))
+    if dtype is None and isinstance(fill_value, (float, complex)):
+        dtype = _scalar_dtype(fill_value, _backend.backend())
+    return _constant(_backend.backend().xp.full(shape, fill_value, dtype=_dtype_arg(dtype), **_placed(device)))
 
 
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
     if dtype is None and builtins.any(isinstance(v, float) for v in (start, stop, step)):
         dtype = _backend.default_dtype()
-    return _constant(_backend.backend().xp.arange(start, stop, step, dtype=_dtype_arg(dtype)))
+    return _constant(_backend.backend().xp.arange(start, stop, step, dtype=_dtype_arg(dtype), **_placed(device)))
 
 
-def _like(name: str):
-    def function(x, /, *args, dtype=None, device=None):
-        on = x.backend if isinstance(x, Value) else _backend.backend()
-        data = x.data if isinstance(x, Value) else x
-        kind = type(x) if isinstance(x, Value) else Value  # under vmap a batched Value stays one
-        return kind._wrap(getattr(on.xp, name)(data, *args, dtype=_dtype_arg(dtype, on, name)), on)
-    function.__name__ = function.__qualname__ = name
-    return function
+def _like(x, make, *args, dtype, device) -> Value:
+    """A constant shaped (and by default typed and placed) like x, from the backend's ``make``."""
+    on = x.backend if isinstance(x, Value) else _backend.backend()
+    data = x._require_data(make) if isinstance(x, Value) else x
+    kind = type(x) if isinstance(x, Value) else Value  # under vmap a batched Value stays one
+    return kind._wrap(getattr(on.xp, make)(data, *args, dtype=_dtype_arg(dtype, on, make), **_placed(device)), on)
 
 
-zeros_like = _like("zeros_like")
-ones_like = _like("ones_like")
-empty_like = _like("empty_like")
-full_like = _like("full_like")
+def zeros_like(x, /, *, dtype=None, device=None): return _like(x, "zeros_like", dtype=dtype, device=device)
+def ones_like(x, /, *, dtype=None, device=None): return _like(x, "ones_like", dtype=dtype, device=device)
+def empty_like(x, /, *, dtype=None, device=None): return _like(x, "empty_like", dtype=dtype, device=device)
+def full_like(x, /, fill_value, *, dtype=None, device=None): return _like(x, "full_like", fill_value, dtype=dtype, device=device)
+
+
+# -- inspection -------------------------------------------------------------------------------------
+
+class _Info:
+    """What ``__array_namespace_info__()`` returns: the active backend's own inspection API,
+    with polygrad's defaults where they are polygrad's (the default float dtype) and its
+    capabilities (boolean masks and data-dependent shapes work on every backend: polygrad
+    indexes by a mask's positions, and nonzero is computed on the host where the backend
+    cannot build it)."""
+
+    def __init__(self, on):
+        self._on = on
+        self._base = on.xp.__array_namespace_info__()
+
+    def capabilities(self) -> dict:
+        found = dict(self._base.capabilities())
+        found.update({"boolean indexing": True, "data-dependent shapes": True})
+        return found
+
+    def default_device(self):
+        return self._on.device
+
+    def default_dtypes(self, *, device=None) -> dict:
+        found = dict(self._base.default_dtypes(**_placed(device)))
+        default = _backend.default_dtype(self._on)
+        known = self._base.dtypes(**_placed(device))  # the backend's own dtype objects, by name
+        for kind, dtype in (("real floating", default), ("complex floating", self._on.complex_dtype(default))):
+            found[kind] = next((d for d in known.values() if d == dtype), dtype)
+        return found
+
+    def dtypes(self, *, device=None, kind=None) -> dict:
+        return dict(self._base.dtypes(**_placed(device), kind=kind))
+
+    def devices(self) -> list:
+        return list(self._base.devices())
+
+    def __repr__(self) -> str:
+        return f"<polygrad array namespace info for backend {self._on.name!r}>"
+
+
+def __array_namespace_info__() -> _Info:
+    """The standard's inspection API for the active backend (capabilities, default_device,
+    default_dtypes, dtypes, devices)."""
+    return _Info(_backend.backend())
 
 
 # -- polygrad's own extensions, used by the rules' vjps (so create_graph works) ---------------
@@ -356,8 +547,10 @@ def scatter_add(values, indices, shape, axis):
 __all__ = [
     # elementwise, with gradients
     "add", "subtract", "multiply", "divide", "pow", "negative", "positive", "exp", "log",
-    "log1p", "expm1", "sqrt", "square", "sin", "cos", "tanh", "abs", "sign", "maximum",
-    "minimum", "where", "clip",
+    "log1p", "log2", "log10", "logaddexp", "expm1", "sqrt", "square", "reciprocal", "remainder",
+    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh",
+    "acosh", "atanh", "hypot", "abs", "sign", "copysign", "maximum", "minimum", "where", "clip",
+    "real", "imag", "conj",
     # neural-network functions
     "sigmoid", "relu", "softmax", "log_softmax", "logsumexp",
     # reductions
@@ -376,11 +569,14 @@ __all__ = [
     # no gradient
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
     "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite", "signbit",
-    "floor", "ceil", "round", "trunc", "floor_divide", "searchsorted", "nonzero", "argmax",
+    "floor", "ceil", "round", "trunc", "floor_divide", "nextafter", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_invert", "bitwise_left_shift", "bitwise_right_shift", "searchsorted", "nonzero", "argmax",
     "argmin", "all", "any", "count_nonzero", "argsort", "sort", "stop_gradient",
     # creation
-    "asarray", "zeros", "ones", "empty", "eye", "linspace", "full", "arange", "zeros_like",
-    "ones_like", "empty_like", "full_like",
+    "asarray", "from_dlpack", "zeros", "ones", "empty", "eye", "linspace", "full", "arange",
+    "zeros_like", "ones_like", "empty_like", "full_like",
+    # inspection
+    "__array_namespace_info__",
 ]
 
 engine.graph_namespace(sys.modules[__name__])  # create_graph runs the vjps with this namespace

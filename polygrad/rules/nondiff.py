@@ -1,7 +1,7 @@
 """stop_gradient, and functions without a gradient: recorded (so replay recomputes them), never differentiated."""
 from __future__ import annotations
 
-from ._core import defrule
+from ._core import Rule, defrule
 
 
 @defrule("stop_gradient")
@@ -18,7 +18,10 @@ NONDIFFERENTIABLE = (
     "isnan", "isinf", "isfinite", "signbit",
     "floor", "ceil", "round", "trunc",
     "argmax", "argmin", "argsort", "sort", "all", "any", "count_nonzero",
-    "nonzero", "searchsorted", "floor_divide",
+    "nonzero", "searchsorted", "floor_divide", "nextafter",
+    # bitwise on integers, logical on booleans, as the standard has them
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_invert",
+    "bitwise_left_shift", "bitwise_right_shift",
 )
 
 
