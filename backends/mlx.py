@@ -48,6 +48,11 @@ SPEC = BackendSpec(
         "float32 exp/sin/cos": "MLX's fast kernels differ from NumPy's float32 by up to ~1e-6 "
                                "relative, hence the float32 tolerance 2e-5",
         "nonzero": "data-dependent shape: computed on the host (forces evaluation)",
+        "unique_*, repeat with an array of counts": "data-dependent shapes MLX cannot build lazily "
+                                                    "(its unique needs a static size): computed on "
+                                                    "the host (forces evaluation)",
+        "searchsorted": "MLX answers in uint32; the shim casts to int32 (MLX's default integer), "
+                        "signed as the standard's index dtype",
         "sort/argsort descending": "MLX sorts ascending only: descending flips, sorts, flips back (stable)",
         "mx.array on the left of an operator": "mx.array's operators raise TypeError for a Value "
                                                "on their right instead of deferring to it: write "

@@ -60,8 +60,21 @@ def _scatter_add(values, indices, shape, axis):
     return out
 
 
-# array-api-compat's NumPy plus polygrad's two extensions, written here with plain NumPy.
-REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add)
+def _setitem(x, key, values):
+    out = np.array(x, copy=True)
+    out[key] = values
+    return out
+
+
+def _put(x, indices, values, axis):
+    out = np.array(x, copy=True)
+    out[(slice(None),) * axis + (indices,)] = values  # a repeated index: the last write wins
+    return out
+
+
+# array-api-compat's NumPy plus polygrad's extensions, written here with plain NumPy.
+REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add,
+                           setitem=_setitem, put=_put)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,10 @@ class ArrayNamespace:
       scatter(values, key, shape) -> zeros(shape) with ``values`` written at the basic index ``key``
       scatter_add(values, indices, shape, axis) -> zeros(shape) with the slices of
           ``values`` along ``axis`` added at the 1-D integer ``indices`` (repeats add up)
+      setitem(x, key, values) -> a copy of ``x`` with ``values`` written at a basic key or a
+          boolean mask (x itself never changes: the graph shares arrays)
+      put(x, indices, values, axis) -> a copy of ``x`` with the slices of ``values`` along
+          ``axis`` written at the 1-D integer ``indices`` (a repeated index: the last write wins)
     """
 
     def __init__(self, name: str, base: Any, **extensions: Callable):
@@ -48,6 +52,9 @@ class Backend:
       synchronize: waits for queued device work (honest timing on GPUs).
       boolean_masks: whether x[mask] works (MLX cannot: polygrad indexes with the
           mask's nonzero() positions instead).
+      raises_on_bad_index: whether take and take_along_axis raise IndexError for an index
+          out of range (NumPy, array-api-strict); elsewhere (JAX clamps or gives nan, MLX
+          reads memory it never wrote) polygrad checks the indices on the host first.
       evaluate: forces lazy arrays (MLX) to be computed; a no-op on eager backends.
           polygrad calls it where a user expects data to exist: the end of
           backward() and of an optimizer step (item() and numpy() force it anyway).
@@ -61,6 +68,7 @@ class Backend:
     synchronize: Callable[[], None] = lambda: None
     evaluate: Callable[..., None] = lambda *arrays: None
     boolean_masks: bool = True
+    raises_on_bad_index: bool = False
     _float_dtypes: dict = field(default_factory=dict, repr=False)
 
     def dtype(self, name: str) -> Any:

@@ -4,8 +4,10 @@ MLX exposes ``__array_namespace__`` and most of the standard's names, but differ
 the places listed here: creation functions take a stream instead of ``device=``,
 ``var``/``std`` take ``ddof`` instead of ``correction``, ``clip`` takes positional
 bounds, ``asarray`` turns float64 NumPy data into float32, ``nonzero`` and ``signbit``
-are missing, ``sort``/``argsort`` have no ``descending``/``stable`` and
-``cumulative_prod`` no ``include_initial``. Everything else falls through to
+are missing, ``sort``/``argsort`` have no ``descending``/``stable``,
+``cumulative_prod``/``cumulative_sum`` no ``include_initial``, ``searchsorted`` returns
+uint32, ``repeat`` takes only an int, ``roll``/``tril``/``triu`` take positional arguments
+and the ``unique_*`` functions need a static size. Everything else falls through to
 ``mlx.core`` unchanged (see ``ArrayNamespace``).
 
 MLX's CPU kernels for exp, sin and cos are float32-accurate even on float64 data
@@ -28,7 +30,7 @@ from typing import Any, Callable
 
 from ..errors import DTypeError
 from ._record import ArrayNamespace, Backend
-from ._scatter import standard_scatter
+from ._scatter import copying_put, copying_setitem, standard_scatter
 
 __all__ = ["load", "extensions"]
 
@@ -39,7 +41,9 @@ def load() -> Backend:
     device = mx.default_device()
     float64_ok = device == mx.cpu
     # MLX's setitem builds a new graph node (nothing is shared), so the standard scatter works.
-    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), **extensions(mx, np, float64_ok))
+    # mx.array(x) is a new handle: assigning into it leaves x as it was (the writes copy).
+    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), setitem=copying_setitem(mx.array),
+                        put=copying_put(mx.array), **extensions(mx, np, float64_ok))
 
     def to_numpy(a):
         return np.asarray(a if a.dtype != mx.bfloat16 else a.astype(mx.float32))
@@ -204,17 +208,55 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             return mx.flip(mx.array(n - 1, dtype=flipped.dtype) - flipped, axis=axis)
         return mx.argsort(x, axis=axis)
 
-    def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    def cumulative(running, initial, name):
+        def cumulative_op(x, /, *, axis=None, dtype=None, include_initial=False):
+            if axis is None:
+                if x.ndim > 1:
+                    raise ValueError(f"{name}: axis is required for an array with {x.ndim} axes")
+                axis = 0
+            out = running(x if dtype is None else x.astype(dtype), axis=axis)
+            if include_initial:
+                shape = list(out.shape)
+                shape[axis] = 1
+                out = mx.concatenate([mx.full(shape, initial, dtype=out.dtype), out], axis=axis)
+            return out
+        return cumulative_op
+
+    def searchsorted(x1, x2, /, *, side="left", sorter=None):
+        if sorter is not None:
+            x1 = mx.take(x1, sorter)
+        # MLX answers in uint32; the standard's index dtype is signed (MLX's default int32)
+        return mx.searchsorted(x1, x2, side=side).astype(mx.int32)
+
+    def repeat(x, repeats, /, *, axis=None):
+        if isinstance(repeats, int):
+            return mx.repeat(x, repeats, axis=axis)
+        # an array of counts: a data-dependent shape, which MLX cannot build lazily
         if axis is None:
-            if x.ndim > 1:
-                raise ValueError(f"cumulative_prod: axis is required for an array with {x.ndim} axes")
-            axis = 0
-        out = mx.cumprod(x if dtype is None else x.astype(dtype), axis=axis)
-        if include_initial:
-            shape = list(out.shape)
-            shape[axis] = 1
-            out = mx.concatenate([mx.ones(shape, dtype=out.dtype), out], axis=axis)
-        return out
+            x, axis = x.reshape(-1), 0
+        counts = np.asarray(repeats).reshape(-1)
+        owner = np.repeat(np.arange(x.shape[axis]), counts if counts.size != 1 else int(counts[0]))
+        return mx.take(x, mx.array(owner.astype(np.int32)), axis=axis)
+
+    def roll(x, /, shift, *, axis=None):
+        return mx.roll(x, shift, axis)
+
+    def tril(x, /, *, k=0):
+        return mx.tril(x, k)
+
+    def triu(x, /, *, k=0):
+        return mx.triu(x, k)
+
+    def set_function(name):
+        """unique_*: a data-dependent shape, computed on the host (as nonzero)."""
+        compat = importlib.import_module("array_api_compat.numpy")
+
+        def unique(x, /):
+            found = getattr(compat, name)(np.asarray(x))
+            if name == "unique_values":
+                return asarray(found)
+            return type(found)(*(asarray(part) for part in found))
+        return unique
 
     def take(x, indices, /, *, axis=None):
         if not mx.issubdtype(indices.dtype, mx.integer):
@@ -270,7 +312,11 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
         scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
-        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all_, any=any_,
+        sort=sort, argsort=argsort, take=take, all=all_, any=any_,
+        cumulative_prod=cumulative(mx.cumprod, 1, "cumulative_prod"),
+        cumulative_sum=cumulative(mx.cumsum, 0, "cumulative_sum"),
+        searchsorted=searchsorted, repeat=repeat, roll=roll, tril=tril, triu=triu,
+        **{name: set_function(name) for name in ("unique_all", "unique_counts", "unique_inverse", "unique_values")},
         sum=empty_safe(mx.sum, 0), prod=empty_safe(mx.prod, 1), mean=empty_safe(mx.mean, math.nan),
         count_nonzero=empty_safe(mx.count_nonzero, 0),
     )

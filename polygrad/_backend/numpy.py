@@ -1,10 +1,10 @@
-"""NumPy, through array_api_compat.numpy; scatter_add is np.add.at."""
+"""NumPy, through array_api_compat.numpy; scatter_add is np.add.at; writes copy, then assign."""
 from __future__ import annotations
 
 import importlib
 
 from ._record import ArrayNamespace, Backend
-from ._scatter import standard_scatter
+from ._scatter import copying_put, copying_setitem, standard_scatter
 
 
 def load() -> Backend:
@@ -16,9 +16,14 @@ def load() -> Backend:
         np.add.at(out, (slice(None),) * axis + (indices,), values)
         return out
 
-    xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add)
+    def copy(x):
+        return np.array(x, copy=True)
+
+    xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
+                        setitem=copying_setitem(copy), put=copying_put(copy))
     return Backend(
         name="numpy", xp=xp, device="cpu",
+        raises_on_bad_index=True,
         is_array=lambda obj: isinstance(obj, (np.ndarray, np.generic)),
         to_numpy=np.asarray,
     )

@@ -12,7 +12,7 @@ See ``_core`` for the contract (lazy cotangents, domains, no unbroadcasting in r
 """
 from __future__ import annotations
 
-from . import elementwise, indexing, linalg, manipulation, nn, nondiff, reductions  # noqa: F401 - they register
+from . import elementwise, indexing, linalg, manipulation, nn, nondiff, reductions, sorting  # noqa: F401 - they register
 from ._core import RULES, Rule, broadcast_shapes, defrule, normalize_axes, normalize_axis
 
 __all__ = ["Rule", "RULES", "defrule", "normalize_axis", "normalize_axes", "broadcast_shapes"]
