@@ -19,7 +19,7 @@ from contextvars import ContextVar
 __all__ = [
     "backend_name", "set_default_backend_name", "use_backend_name", "dtype_name",
     "set_default_dtype_name", "is_grad_enabled", "grad_mode", "no_grad", "enable_grad",
-    "transform_depth", "entering_transform", "FLOAT_DTYPE_NAMES",
+    "transform_depth", "entering_transform", "writable_leaves", "FLOAT_DTYPE_NAMES",
 ]
 
 FLOAT_DTYPE_NAMES = ("float32", "float64")
@@ -38,6 +38,7 @@ _backend_override: ContextVar[str | None] = ContextVar("polygrad_backend", defau
 _dtype_override: ContextVar[str | None] = ContextVar("polygrad_dtype", default=None)
 _grad_enabled: ContextVar[bool] = ContextVar("polygrad_grad_enabled", default=True)
 _transform_depth: ContextVar[int] = ContextVar("polygrad_transform_depth", default=0)
+_writable: ContextVar[frozenset] = ContextVar("polygrad_writable_leaves", default=frozenset())
 
 
 # -- backend -----------------------------------------------------------------------------
@@ -107,9 +108,18 @@ def transform_depth() -> int:
 
 
 @contextlib.contextmanager
-def entering_transform():
-    token = _transform_depth.set(_transform_depth.get() + 1)
+def entering_transform(targets: tuple = ()):
+    """A transform runs its function: ``targets`` are the leaves it differentiates, which the
+    function may write into (x[key] = v; the gradient reaches the value before the write)."""
+    depth = _transform_depth.set(_transform_depth.get() + 1)
+    writable = _writable.set(_writable.get() | {id(t) for t in targets})
     try:
         yield
     finally:
-        _transform_depth.reset(token)
+        _writable.reset(writable)
+        _transform_depth.reset(depth)
+
+
+def writable_leaves() -> frozenset:
+    """The ids of the leaves requiring a gradient that running transforms let code write into."""
+    return _writable.get()

@@ -9,7 +9,7 @@ from typing import Any
 
 from ._graph import RULES, Value, run_forward
 from .engine import toposort
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, PolygradError, ShapeError
 
 __all__ = ["placeholder", "replay"]
 
@@ -22,6 +22,13 @@ def placeholder(shape, *, name: str, dtype=None) -> Value:
 def replay(root: Value, feeds: dict) -> None:
     """Re-run every recorded op under ``root`` with placeholder data from ``feeds``."""
     order = toposort(root)
+    for node in order:
+        if node.op is not None and not RULES[node.op].replayable:
+            raise PolygradError(
+                f"forward: the graph holds {node.op}, whose output's shape depends on the data: it "
+                f"ran once, eagerly, when the graph was built, and cannot be replayed; call "
+                f"{node.op} again on the new data instead of replaying"
+            )
     leaves = {}
     for node in order:
         if node.op is None and node.name is not None:

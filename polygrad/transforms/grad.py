@@ -5,7 +5,7 @@ import contextlib
 from typing import Callable, Sequence
 
 from .. import _state
-from .._graph import Value
+from .._graph import Value, version_at
 from ..engine import vjp_graph
 from ..errors import DTypeError, GradientError, ShapeError
 
@@ -47,8 +47,12 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
             targets.append(target)
         # Inside an enclosing grad(), gradients must be differentiable themselves.
         create_graph = _state.transform_depth() > 0 and not raw
-        with _state.entering_transform(), _state.enable_grad():
+        made = [t._id for t in targets]
+        with _state.entering_transform(targets), _state.enable_grad():
             result = f(*args, **kwargs)
+        # f may have written into an argument (x[i] = v, as array-api-extra's at() does):
+        # the gradient is with respect to the value it was called with.
+        targets = [version_at(t, creation) for t, creation in zip(targets, made)]
         out, aux = (result if has_aux else (result, None))
         if not isinstance(out, Value):
             raise GradientError(f"grad: {getattr(f, '__name__', f)} must return a Value, got {type(out).__name__}")
