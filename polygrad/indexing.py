@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _state
 from ._graph import Value, _constant, apply, rebind
-from .errors import GradientError, IndexingError, ShapeError
+from .errors import BackendError, GradientError, IndexingError, ShapeError
 
 __all__ = ["getitem", "setitem", "check_indices"]
 
@@ -299,7 +299,8 @@ def _as_values(value: Any, x: Value) -> Value:
     if not isinstance(value, Value):
         value = _constant(value, x.backend, x, "setitem")
     elif value.backend is not x.backend:
-        raise ShapeError(f"setitem: cannot write a {value.backend.name} Value into a {x.backend.name} Value")
+        raise BackendError(f"setitem: cannot write a {value.backend.name} Value into a {x.backend.name} Value; "
+                           f"move it with .to({x.backend.name!r})")
     if _dtype_or_none(value) != _dtype_or_none(x):  # unknown before a placeholder is fed: left be
         value = apply("astype", value, dtype=x.dtype)
     return value
