@@ -66,6 +66,11 @@ SPEC = BackendSpec(
                              "accurate, 3e-7 measured); the other primitives of pg.special (erfc, "
                              "erfcx, ndtri, the gamma family, gammainc, i0e, i1e), and float64 erf/"
                              "erfinv, are computed by SciPy on the host (forces evaluation)",
+        "unique_*, repeat with an array of counts": "data-dependent shapes MLX cannot build lazily "
+                                                    "(its unique needs a static size): computed on "
+                                                    "the host (forces evaluation)",
+        "searchsorted": "MLX answers in uint32; the shim casts to int32 (MLX's default integer), "
+                        "signed as the standard's index dtype",
         "sort/argsort descending": "MLX sorts ascending only: descending flips, sorts, flips back (stable)",
         "mx.array on the left of an operator": "mx.array's operators raise TypeError for a Value "
                                                "on their right instead of deferring to it: write "

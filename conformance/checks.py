@@ -66,10 +66,22 @@ def _scatter_add(values, indices, shape, axis):
     return out
 
 
-# array-api-compat's NumPy plus polygrad's extensions: the scatters written here with plain
-# NumPy, the special functions SciPy's (as on the numpy backend).
+def _setitem(x, key, values):
+    out = np.array(x, copy=True)
+    out[key] = values
+    return out
+
+
+def _put(x, indices, values, axis):
+    out = np.array(x, copy=True)
+    out[(slice(None),) * axis + (indices,)] = values  # a repeated index: the last write wins
+    return out
+
+
+# array-api-compat's NumPy plus polygrad's extensions: the scatters and writes written here
+# with plain NumPy, the special functions SciPy's (as on the numpy backend).
 REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add,
-                           special=scipy_special(np))
+                           special=scipy_special(np), setitem=_setitem, put=_put)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from hypothesis.extra.array_api import make_strategies_namespace
 import polygrad as pg
 from polygrad.rules import RULES, normalize_axes
 from polygrad.transforms._call import Call
+from polygrad.rules.nondiff import UNIQUE_OUTPUTS
 
 from . import config
 
@@ -285,8 +286,15 @@ def permute_dims(draw, op):
 
 @st.composite
 def expand_dims(draw, op):
+    """An int axis, or a tuple of distinct axes of the result (2025.12; as JAX's)."""
     shape = draw(shapes())
-    return example(draw, [array(draw, shape, "real")], {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+    if draw(st.booleans()):
+        return example(draw, [array(draw, shape, "real")], {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+    count = draw(st.integers(1, 2))
+    ndim = len(shape) + count
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=count, max_size=count, unique=True))
+    axis = tuple(draw(st.sampled_from([a, a - ndim])) for a in axes)
+    return example(draw, [array(draw, shape, "real")], {"axis": axis})
 
 
 @st.composite
@@ -364,6 +372,124 @@ def scatter_add(draw, op):
     where = indices(draw, shape[axis])
     values_shape = shape[:axis] + (len(where),) + shape[axis + 1:]
     return example(draw, [array(draw, values_shape, "real"), where], {"shape": shape, "axis": axis})
+
+
+def write_key(draw, shape: tuple) -> tuple:
+    """What Value.__setitem__ hands the setitem rule: a basic key (no None: the namespace drops
+    those axes first) or, where the backend indexes by masks, a boolean mask."""
+    if len(shape) and pg.backend().boolean_masks and draw(st.integers(0, 4)) == 0:
+        return (array(draw, shape, "bool"),)
+    found = draw(xps.indices(shape, allow_newaxis=False, allow_ellipsis=True))
+    return found if isinstance(found, tuple) else (found,)
+
+
+def broadcastable_to(draw, shape: tuple) -> tuple:
+    """``shape``, or one that broadcasts to it (fewer leading axes, some axes of size 1)."""
+    drop = draw(st.integers(0, len(shape)))
+    return tuple(1 if n and draw(st.integers(0, 3)) == 0 else n for n in shape[drop:])
+
+
+@st.composite
+def setitem(draw, op):
+    """x, and values for x[key] (or a shape broadcasting to it)."""
+    shape = draw(shapes())
+    where = write_key(draw, shape)
+    values = array(draw, broadcastable_to(draw, np.zeros(shape)[where].shape), "real")
+    return example(draw, [array(draw, shape, "real"), values], {"key": where})
+
+
+@st.composite
+def put(draw, op):
+    """x, 1-D indices along a (non-negative) axis, repeated and negative ones too, and values
+    for those slices (a repeated index: the last write wins, and alone takes a gradient)."""
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(0, len(shape) - 1))
+    where = indices(draw, shape[axis])
+    written = shape[:axis] + (len(where),) + shape[axis + 1:]
+    values = array(draw, broadcastable_to(draw, written), "real")
+    wrapped = where % shape[axis] if shape[axis] else where
+    attrs = {"axis": axis, "unique_indices": bool(np.unique(wrapped).size == wrapped.size and draw(st.booleans()))}
+    return example(draw, [array(draw, shape, "real"), where, values], attrs)
+
+
+@st.composite
+def take_along_axis(draw, op):
+    """indices of x's rank; off the axis each side may have size 1 (broadcast) or both the same."""
+    ndim = draw(st.integers(1, MAX_DIMS))
+    axis = draw(st.integers(-ndim, ndim - 1))
+    x_shape, index_shape = [], []
+    for i in range(ndim):
+        if i == axis % ndim:
+            n = draw(st.integers(0, MAX_SIDE))
+            x_shape.append(n)
+            index_shape.append(draw(st.integers(0, MAX_SIDE)) if n else 0)
+        else:
+            n = draw(st.integers(0, MAX_SIDE))
+            pair = draw(st.sampled_from([(n, n), (n, 1), (1, n)]))
+            x_shape.append(pair[0])
+            index_shape.append(pair[1])
+    n = x_shape[axis % ndim]
+    where = draw(xps.arrays(np.int64, tuple(index_shape), elements=st.integers(-n, n - 1))) if n else \
+        np.zeros(tuple(index_shape), dtype=np.int64)
+    return example(draw, [array(draw, tuple(x_shape), "real"), where], {"axis": axis})
+
+
+@st.composite
+def cumulative(draw, op):
+    """cumulative_sum, cumulative_prod: an int axis (the namespace resolves None), with or
+    without the leading initial value; zeros are common (the products' gradient is exact there)."""
+    shape = draw(shapes(min_dims=1))
+    attrs = {"axis": draw(st.integers(-len(shape), len(shape) - 1)), "include_initial": draw(st.booleans())}
+    return example(draw, [array(draw, shape, "real")], attrs)
+
+
+@st.composite
+def triangle(draw, op):
+    shape = draw(shapes(min_dims=2))
+    return example(draw, [array(draw, shape, "real")], {"k": draw(st.integers(-MAX_SIDE, MAX_SIDE))})
+
+
+@st.composite
+def repeat(draw, op):
+    """repeats an int, or an array of counts (one per element, or one for all); axis None or an int."""
+    shape = draw(shapes())
+    axis = draw(st.none() | st.integers(0, len(shape) - 1)) if shape else None
+    n = math.prod(shape) if axis is None else shape[axis]
+    counts = st.integers(0, 2)
+    repeats = draw(st.one_of(counts, st.lists(counts, min_size=n, max_size=n), st.lists(counts, min_size=1, max_size=1)))
+    repeats = repeats if isinstance(repeats, int) else np.asarray(repeats, dtype=np.int64)
+    return example(draw, [array(draw, shape, "real")], {"repeats": repeats, "axis": axis})
+
+
+@st.composite
+def tile(draw, op):
+    shape = draw(shapes())
+    repetitions = tuple(draw(st.lists(st.integers(0, 2), max_size=MAX_DIMS)))
+    return example(draw, [array(draw, shape, "real")], {"repetitions": repetitions})
+
+
+@st.composite
+def roll(draw, op):
+    """shift and axis: ints, matching tuples, or axis None (the flattened x)."""
+    shape = draw(shapes())
+    shift = st.integers(-4, 4)
+    choice = draw(st.integers(0, 2)) if shape else 0
+    if choice == 0:
+        attrs = {"shift": draw(shift), "axis": None}
+    elif choice == 1:
+        attrs = {"shift": draw(shift), "axis": draw(st.integers(-len(shape), len(shape) - 1))}
+    else:
+        axes = tuple(draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True)))
+        attrs = {"shift": tuple(draw(shift) for _ in axes), "axis": axes}
+    return example(draw, [array(draw, shape, "real")], attrs)
+
+
+@st.composite
+def unique(draw, op):
+    """The set functions, each output in turn; nan among the elements (each nan is distinct)."""
+    x = array(draw, draw(shapes()), "special")
+    attrs = {} if op == "unique_values" else {"output": draw(st.sampled_from(UNIQUE_OUTPUTS[op]))}
+    return example(draw, [x], attrs)
 
 
 @st.composite
@@ -725,6 +851,18 @@ GENERATORS: dict[str, Callable] = {
     "special.logsumexp": special_logsumexp,
     "special.softmax": special_softmax,
     "special.log_softmax": special_softmax,
+    # the rest of the standard's non-elementwise functions
+    "cumulative_sum": cumulative,
+    "cumulative_prod": cumulative,
+    "tril": triangle,
+    "triu": triangle,
+    "repeat": repeat,
+    "tile": tile,
+    "roll": roll,
+    "take_along_axis": take_along_axis,
+    "setitem": setitem,
+    "put": put,
+    **{op: unique for op in UNIQUE_OUTPUTS},
 }
 
 # Rules the op rows do not call directly, with where they are checked instead.

@@ -253,9 +253,9 @@ class _ValueMethods:
         return indexing.getitem(self, key)
 
     def __setitem__(self, key, value):
-        raise TypeError(
-            "Values are immutable: build the result with pg.where, pg.concat or pg.stack instead"
-        )
+        """x[key] = value, copy-on-write as JAX's x = x.at[key].set(value): this Value becomes
+        the new node; nodes built from it before keep what it held, and gradients reach that."""
+        indexing.setitem(self, key, value)
 
     def __iter__(self):
         for i in range(len(self)):

@@ -402,6 +402,32 @@ if _HAS_PRIMITIVES:
         case(f"special.{name}[(2,3),(3,)]", getattr(S, name), positive(2, 3), positive(3), wrt=[1])
 
 
+# The rest of the standard's functions and item assignment, one case per rule (checked at
+# length in tests/test_manipulation_api.py and tests/test_setitem.py).
+WITH_ZEROS = real(3, 4)
+WITH_ZEROS[0, 1] = WITH_ZEROS[1, 1] = WITH_ZEROS[1, 3] = 0.0
+
+
+def written(x, key, values):
+    """x with values(x) written at key, into a copy (the tests in test_setitem.py write in place)."""
+    y = x * 1.0
+    y[key] = values(x)
+    return y
+
+
+case("cumulative_sum", lambda x: pg.cumulative_sum(x, axis=1, include_initial=True), real(3, 4))
+case("cumulative_prod[zeros]", lambda x: pg.cumulative_prod(x, axis=1), WITH_ZEROS)
+case("sort[descending]", lambda x: pg.sort(x, axis=0, descending=True), real(4, 3))
+case("repeat[int]", lambda x: pg.repeat(x, 2, axis=1), real(2, 3))
+case("repeat[counts]", lambda x: pg.repeat(x, np.array([2, 0, 1])), real(3))
+case("tile", lambda x: pg.tile(x, (2, 1, 2)), real(2, 3))
+case("roll", lambda x: pg.roll(x, (1, -2), axis=(0, 1)), real(3, 4))
+case("tril", lambda x: pg.tril(x, k=1), real(2, 3, 3))
+case("triu", lambda x: pg.triu(x, k=-1), real(3, 4))
+case("take_along_axis", lambda x: pg.take_along_axis(x, np.array([[0, 2, 2, -1]]), axis=0), real(3, 4))
+case("setitem[basic]", lambda x: written(x, (slice(1, None), 0), lambda x: x[0, :2] * 3.0), real(3, 4))
+case("setitem[integer arrays]", lambda x: written(x, np.array([2, 1, 2]), lambda x: x[::-1] * 2.0), real(3, 4))
+
 # -- second order: vjps run with polygrad's namespace (create_graph) ---------------------------------
 # The inner gradients below are built from scatter (getitem's transpose) and scatter_add
 # (take's transpose), so their own vjps are checked here.
@@ -427,6 +453,10 @@ SECOND_ORDER = {
     "pow": lambda y: pg.sum((y * y + 1.0) ** y),
     "divide": lambda y: pg.sum(1.0 / (y * y + 1.0)),
     "stack concat": lambda y: pg.sum(pg.concat([y, y * y], axis=0) * pg.stack([y, y], axis=0).reshape(8, 3)),
+    "cumulative_prod": lambda y: pg.sum(pg.cumulative_prod(y * y, axis=0) * pg.cumulative_sum(y, axis=1)),
+    "sort take_along_axis": lambda y: pg.sum(pg.sin(pg.sort(y, axis=0)) * y),
+    "setitem put": lambda y: pg.sum(pg.sin(written(y, (slice(None), 1), lambda y: y[:, 0] ** 2))
+                                    + pg.exp(written(y, np.array([3, 0, 3]), lambda y: y[:3] * y[1:]))),
 }
 for name, inner in SECOND_ORDER.items():
     case(f"second_order[{name}]", hessian_vector(inner), real(4, 3))

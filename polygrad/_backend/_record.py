@@ -20,6 +20,10 @@ class ArrayNamespace:
       scatter_add(values, indices, shape, axis) -> zeros(shape) with the slices of
           ``values`` along ``axis`` added at the 1-D integer ``indices`` (repeats add up)
       special: erf, gamma and their kin, which the standard lacks (see _special.py)
+      setitem(x, key, values) -> a copy of ``x`` with ``values`` written at a basic key or a
+          boolean mask (x itself never changes: the graph shares arrays)
+      put(x, indices, values, axis) -> a copy of ``x`` with the slices of ``values`` along
+          ``axis`` written at the 1-D integer ``indices`` (a repeated index: the last write wins)
     """
 
     def __init__(self, name: str, base: Any, **extensions: Callable):
@@ -49,6 +53,9 @@ class Backend:
       synchronize: waits for queued device work (honest timing on GPUs).
       boolean_masks: whether x[mask] works (MLX cannot: polygrad indexes with the
           mask's nonzero() positions instead).
+      raises_on_bad_index: whether take and take_along_axis raise IndexError for an index
+          out of range (NumPy, array-api-strict); elsewhere (JAX clamps or gives nan, MLX
+          reads memory it never wrote) polygrad checks the indices on the host first.
       evaluate: forces lazy arrays (MLX) to be computed; a no-op on eager backends.
           polygrad calls it where a user expects data to exist: the end of
           backward() and of an optimizer step (item() and numpy() force it anyway).
@@ -66,6 +73,7 @@ class Backend:
     evaluate: Callable[..., None] = lambda *arrays: None
     boolean_masks: bool = True
     out_kernels: dict = field(default_factory=dict, repr=False)
+    raises_on_bad_index: bool = False
     _float_dtypes: dict = field(default_factory=dict, repr=False)
     _inexact_dtypes: dict = field(default_factory=dict, repr=False)
 

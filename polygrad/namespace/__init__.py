@@ -8,14 +8,19 @@ names (``float32``...) resolve to the active backend's dtypes.
 from __future__ import annotations
 
 import builtins
+import math
 import sys
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .. import _backend, engine
-from .._graph import Value, apply, as_dtype
-from ..errors import ShapeError
-from ..rules import broadcast_shapes, normalize_axes
+from .. import _backend, _state, engine
+from .._graph import Value, _number_constant, apply, as_dtype
+from ..errors import GradientError, IndexingError, PolygradError, ShapeError
+from ..indexing import check_indices
+from ..rules import broadcast_shapes, normalize_axes, normalize_axis
+from ..rules.manipulation import expanded_shape
+from ..rules.nondiff import UNIQUE_OUTPUTS
 from . import fft, linalg
 from . import special
 from .linalg import matmul, matrix_transpose, tensordot, vecdot
@@ -144,22 +149,29 @@ def std(x, /, *, axis=None, correction: float = 0.0, keepdims: bool = False):
     return apply("std", x, axis=_axis_attr(axis), correction=correction, keepdims=keepdims)
 
 
-def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial: bool = False):
-    """Running products along axis, as prods of growing prefixes: O(n^2), but differentiable.
-
-    prod's vjp calls it, so this is what lets create_graph differentiate through prod.
-    """
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial: bool = False):
+    """Running sums along axis (required for more than one axis); include_initial: a leading 0."""
     x = x if dtype is None else astype(x, dtype)
+    return apply("cumulative_sum", x, axis=_running_axis("cumulative_sum", x, axis), include_initial=include_initial)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial: bool = False):
+    """Running products along axis; include_initial: a leading 1. The gradient is exact where
+    x holds zeros (no division by them), in O(n), as JAX's."""
+    x = x if dtype is None else astype(x, dtype)
+    return apply("cumulative_prod", x, axis=_running_axis("cumulative_prod", x, axis), include_initial=include_initial)
+
+
+def _running_axis(op, x, axis):
     ndim = _ndim(x)
     if axis is None:
         if ndim != 1:
-            raise ShapeError(f"cumulative_prod: axis is required for a Value with {ndim} axes")
-        axis = 0
-    axis = normalize_axes(axis, ndim)[0]
-    before = (slice(None),) * axis
-    n = x.shape[axis]
-    pieces = [prod(x[before + (slice(0, k), ...)], axis=axis) for k in range(0 if include_initial else 1, n + 1)]
-    return stack(pieces, axis=axis) if pieces else x
+            raise ShapeError(f"{op}: axis is required for a Value with {ndim} axes (shape {tuple(x.shape)})")
+        return 0
+    try:
+        return normalize_axis(axis, ndim) if ndim else axis
+    except IndexError as exc:
+        raise IndexingError(f"{op}: {exc} (shape {tuple(x.shape)})") from None
 
 
 # -- shape -------------------------------------------------------------------------------------------
@@ -172,7 +184,17 @@ def permute_dims(x, /, axes):
     return apply("permute_dims", x, axes=tuple(axes))
 
 
-def expand_dims(x, /, *, axis: int = 0):
+def expand_dims(x, /, axis=0):
+    """x with a size-1 axis at axis; a tuple of axes (2025.12, and JAX) inserts one at each."""
+    ndim = _ndim(x)
+    try:
+        if isinstance(axis, (tuple, list)):
+            axis = tuple(axis)
+            expanded_shape((0,) * ndim, axis)  # checks the axes: in range, none repeated
+        else:
+            normalize_axis(axis, ndim + 1)
+    except (IndexError, ValueError) as exc:
+        raise IndexingError(f"expand_dims: {exc} (input shape {tuple(x.shape)}, axis {axis})") from None
     return apply("expand_dims", x, axis=axis)
 
 
@@ -201,9 +223,18 @@ def stack(arrays: Sequence, /, *, axis: int = 0):
 
 
 def moveaxis(x, source, destination, /):
+    """x with axes ``source`` moved to positions ``destination`` (ints or equal-length tuples)."""
     ndim = _ndim(x)
-    src = normalize_axes(source, ndim) if isinstance(source, int) else tuple(s % ndim for s in source)
-    dst = (destination % ndim,) if isinstance(destination, int) else tuple(d % ndim for d in destination)
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} differ in length")
+    try:
+        src, dst = (tuple(normalize_axis(a, ndim) for a in axes) for axes in (src, dst))
+    except IndexError as exc:
+        raise IndexingError(f"moveaxis: {exc} (input shape {tuple(x.shape)})") from None
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: repeated axis in source {source} or destination {destination}")
     order = [i for i in range(ndim) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -221,10 +252,138 @@ def _ndim(x):
     return x.ndim if isinstance(x, Value) else len(x.shape)
 
 
+def unstack(x, /, *, axis: int = 0):
+    """x split along axis into a tuple of its slices (each differentiable)."""
+    x = x if isinstance(x, Value) else asarray(x)
+    ndim = _ndim(x)
+    try:
+        axis = normalize_axis(axis, ndim) if ndim else normalize_axis(axis, 0)
+    except IndexError as exc:
+        raise IndexingError(f"unstack: {exc} (input shape {tuple(x.shape)})") from None
+    if not ndim:
+        raise ShapeError("unstack: a 0-d Value has no axis to split")
+    before = (slice(None),) * axis
+    return tuple(x[before + (i, ...)] for i in range(x.shape[axis]))
+
+
+def meshgrid(*arrays, indexing: str = "xy"):
+    """Coordinate grids from 1-D arrays: a list, each of them broadcast over the others' axes
+    ("xy": the first two axes swapped, as in plotting; "ij": matrix order)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    for a in arrays:
+        if _ndim(a) != 1:
+            raise ShapeError(f"meshgrid: arrays must be 1-D, got shape {tuple(a.shape)}")
+    sizes = [a.shape[0] for a in arrays]
+    axes = list(range(len(arrays)))
+    if indexing == "xy" and len(arrays) > 1:
+        axes[0], axes[1] = 1, 0
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for a, at in zip(arrays, axes):
+        placed = reshape(a, tuple(-1 if i == at else 1 for i in range(len(arrays))))
+        grids.append(broadcast_to(placed, tuple(sizes)))
+    return grids
+
+
+def tril(x, /, *, k: int = 0):
+    """x with the elements above diagonal k of the last two axes zeroed."""
+    _need_matrix("tril", x)
+    return apply("tril", x, k=k)
+
+
+def triu(x, /, *, k: int = 0):
+    """x with the elements below diagonal k of the last two axes zeroed."""
+    _need_matrix("triu", x)
+    return apply("triu", x, k=k)
+
+
+def _backend_of(*objects):
+    for obj in objects:
+        if isinstance(obj, Value):
+            return obj.backend
+    return _backend.backend()
+
+
+def _need_matrix(op, x):
+    if _ndim(x) < 2:
+        raise ShapeError(f"{op}: needs at least 2 axes, got shape {tuple(x.shape)}")
+
+
+def repeat(x, repeats, /, *, axis: int | None = None):
+    """Each element repeated along axis (None: of the flattened x), ``repeats`` times: an int,
+    or an integer array (concrete: the result's shape depends on it)."""
+    if isinstance(repeats, Value):
+        repeats = repeats._require_data("repeat")
+    if not isinstance(repeats, int):
+        on = _backend_of(x)
+        repeats = repeats if on.is_array(repeats) else on.asarray(repeats)
+        if math.prod(repeats.shape) == 1:
+            repeats = int(on.to_numpy(repeats).reshape(-1)[0])
+    if axis is not None:
+        try:
+            axis = normalize_axis(axis, _ndim(x))
+        except IndexError as exc:
+            raise IndexingError(f"repeat: {exc} (input shape {tuple(x.shape)})") from None
+    return apply("repeat", x, repeats=repeats, axis=axis)
+
+
+def tile(x, repetitions, /):
+    """x repeated as a whole: ``repetitions[i]`` times along axis i (aligned at the last axis)."""
+    return apply("tile", x, repetitions=tuple(int(r) for r in repetitions))
+
+
+def roll(x, /, shift, *, axis=None):
+    """x's elements shifted by ``shift`` along axis (None: of the flattened x), wrapping around."""
+    if isinstance(shift, (list, tuple)):
+        shift = tuple(int(s) for s in shift)
+    return apply("roll", x, shift=shift, axis=_axis_attr(axis))
+
+
+def diff(x, /, *, axis: int = -1, n: int = 1, prepend=None, append=None):
+    """The n-th forward difference along axis, after joining prepend and append to x there."""
+    if n < 0:
+        raise ValueError(f"diff: n must be >= 0, got {n}")
+    x = x if isinstance(x, Value) else asarray(x)
+    ndim = _ndim(x)
+    try:
+        axis = normalize_axis(axis, ndim)
+    except IndexError as exc:
+        raise IndexingError(f"diff: {exc} (input shape {tuple(x.shape)})") from None
+    if prepend is not None or append is not None:
+        parts = [p for p in (prepend, x, append) if p is not None]
+        x = concat(parts, axis=axis)
+    before = (slice(None),) * axis
+    for _ in range(n):
+        x = x[before + (slice(1, None), ...)] - x[before + (slice(None, -1), ...)]
+    return x
+
+
 # -- indexing -----------------------------------------------------------------------------------
 
 def take(x, indices, /, *, axis: int | None = None):
+    """x's elements at integer indices along axis; an index out of range is an IndexingError."""
+    shape = x.shape if isinstance(x, Value) else tuple(x.shape)
+    on = _backend_of(x, indices)
+    if not on.raises_on_bad_index and shape and None not in shape and (axis is None or -len(shape) <= axis < len(shape)):
+        size = math.prod(shape) if axis is None else shape[axis]
+        check_indices("take", indices, size, 0 if axis is None else axis % len(shape), shape, on)
     return apply("take", x, indices, axis=axis)
+
+
+def take_along_axis(x, indices, /, *, axis: int = -1):
+    """x's elements at indices (x's rank; the other axes broadcast) along axis; differentiable in x."""
+    shape, ndim = x.shape if isinstance(x, Value) else tuple(x.shape), _ndim(x)
+    if _ndim(indices) != ndim:
+        raise ShapeError(f"take_along_axis: indices must have x's rank: shapes {shape} and {tuple(indices.shape)}")
+    try:
+        axis = normalize_axis(axis, ndim)
+    except IndexError as exc:
+        raise IndexingError(f"take_along_axis: {exc} (input shape {shape})") from None
+    on = _backend_of(x, indices)
+    if not on.raises_on_bad_index and shape[axis] is not None:
+        check_indices("take_along_axis", indices, shape[axis], axis, shape, on)
+    return apply("take_along_axis", x, indices, axis=axis)
 
 
 # -- dtypes ----------------------------------------------------------------------------------------
@@ -352,14 +511,76 @@ def bitwise_xor(x1, x2, /): return apply("bitwise_xor", x1, x2)
 def bitwise_invert(x, /): return apply("bitwise_invert", x)
 def bitwise_left_shift(x1, x2, /): return apply("bitwise_left_shift", x1, x2)
 def bitwise_right_shift(x1, x2, /): return apply("bitwise_right_shift", x1, x2)
-searchsorted = _elementwise_nondiff("searchsorted")
+
+
+def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    """Where x2's elements would go in the 1-D x1 (ascending, or sorted by ``sorter``) to keep
+    it sorted; integer results, no gradient."""
+    if sorter is not None:
+        x1 = take(x1, sorter)
+    return apply("searchsorted", x1, x2, side=side)
 
 
 def nonzero(x, /):
-    """The indices of x's nonzero elements: a tuple of integer Values, one per axis (no gradient)."""
+    """The indices of x's nonzero elements: a tuple of integer Values, one per axis (no gradient).
+
+    The shape depends on the data: it runs once, eagerly, and a replay meeting it is an error."""
     if not isinstance(x, Value):
         x = asarray(x)
-    return tuple(Value._wrap(index, x.backend) for index in x.backend.xp.nonzero(x._require_data("nonzero")))
+    return tuple(_eager_outputs("nonzero", x, range(x.ndim), x.backend.xp.nonzero(_eager_data("nonzero", x))))
+
+
+def _eager_data(op, x):
+    if x.data is None:
+        raise PolygradError(f"{op}: the shape of its output depends on the data, so it runs eagerly, "
+                            "when called, and cannot take a placeholder that has not been fed")
+    return x.data
+
+
+def _eager_outputs(op, x, names, arrays):
+    """One node per output, recorded (so a graph shows where they came from; replay refuses)."""
+    record = _state.is_grad_enabled()
+    for name, array in zip(names, arrays):
+        if record:
+            yield Value._node(array, op, (x,), {"output": name}, False, x.backend)
+        else:
+            yield Value._wrap(array, x.backend)
+
+
+UniqueAllResult = namedtuple("UniqueAllResult", UNIQUE_OUTPUTS["unique_all"])
+UniqueCountsResult = namedtuple("UniqueCountsResult", UNIQUE_OUTPUTS["unique_counts"])
+UniqueInverseResult = namedtuple("UniqueInverseResult", UNIQUE_OUTPUTS["unique_inverse"])
+
+
+def _unique(name, x, result):
+    if not isinstance(x, Value):
+        x = asarray(x)
+    found = getattr(x.backend.xp, name)(_eager_data(name, x))
+    fields = UNIQUE_OUTPUTS[name]
+    parts = (found,) if name == "unique_values" else tuple(getattr(found, f) for f in fields)
+    outputs = tuple(_eager_outputs(name, x, fields, parts))
+    return outputs[0] if result is None else result(*outputs)
+
+
+def unique_all(x, /):
+    """(values, indices, inverse_indices, counts) of x's distinct elements (nan: each distinct);
+    no gradient; runs eagerly (the shapes depend on the data)."""
+    return _unique("unique_all", x, UniqueAllResult)
+
+
+def unique_counts(x, /):
+    """(values, counts) of x's distinct elements; no gradient; runs eagerly."""
+    return _unique("unique_counts", x, UniqueCountsResult)
+
+
+def unique_inverse(x, /):
+    """(values, inverse_indices) of x's distinct elements; no gradient; runs eagerly."""
+    return _unique("unique_inverse", x, UniqueInverseResult)
+
+
+def unique_values(x, /):
+    """x's distinct elements, sorted; no gradient; runs eagerly."""
+    return _unique("unique_values", x, None)
 
 
 def argmax(x, /, *, axis=None, keepdims: bool = False): return apply("argmax", x, axis=axis, keepdims=keepdims)
@@ -368,7 +589,12 @@ def all(x, /, *, axis=None, keepdims: bool = False): return apply("all", x, axis
 def any(x, /, *, axis=None, keepdims: bool = False): return apply("any", x, axis=_axis_attr(axis), keepdims=keepdims)  # noqa: A001
 def count_nonzero(x, /, *, axis=None, keepdims: bool = False): return apply("count_nonzero", x, axis=_axis_attr(axis), keepdims=keepdims)
 def argsort(x, /, *, axis: int = -1, descending: bool = False, stable: bool = True): return apply("argsort", x, axis=axis, descending=descending, stable=stable)
-def sort(x, /, *, axis: int = -1, descending: bool = False, stable: bool = True): return apply("sort", x, axis=axis, descending=descending, stable=stable)
+
+
+def sort(x, /, *, axis: int = -1, descending: bool = False, stable: bool = True):
+    """x sorted along axis. Differentiable as JAX's: each element takes the cotangent of the
+    place it was sorted to (ties in stable ascending order, reversed when descending)."""
+    return apply("sort", x, axis=axis, descending=descending, stable=stable)
 
 
 # -- creation: constants on the active backend -----------------------------------------------------
@@ -544,6 +770,16 @@ def scatter_add(values, indices, shape, axis):
     return apply("scatter_add", values, indices, shape=tuple(shape), axis=axis)
 
 
+def setitem(x, key, values):
+    """A copy of x with values written at a basic key or a boolean mask (x.at[key].set)."""
+    return apply("setitem", x, values, key=key)
+
+
+def put(x, indices, values, axis, unique_indices=False):
+    """A copy of x with the slices of values along axis written at 1-D integer indices."""
+    return apply("put", x, indices, values, axis=axis, unique_indices=unique_indices)
+
+
 __all__ = [
     # elementwise, with gradients
     "add", "subtract", "multiply", "divide", "pow", "negative", "positive", "exp", "log",
@@ -577,6 +813,9 @@ __all__ = [
     "zeros_like", "ones_like", "empty_like", "full_like",
     # inspection
     "__array_namespace_info__",
+    # the rest of the standard's non-elementwise functions (2024.12)
+    "cumulative_sum", "diff", "meshgrid", "tril", "triu", "repeat", "roll", "tile", "unstack",
+    "take_along_axis", "unique_all", "unique_counts", "unique_inverse", "unique_values",
 ]
 
 engine.graph_namespace(sys.modules[__name__])  # create_graph runs the vjps with this namespace
