@@ -121,7 +121,16 @@ def _axis_attr(axis):
 
 def sum(x, /, *, axis=None, dtype=None, keepdims: bool = False):  # noqa: A001
     x = x if dtype is None else astype(x, dtype)
-    return apply("sum", x, axis=_axis_attr(axis), keepdims=keepdims)
+    return _in_dtype(apply("sum", x, axis=_axis_attr(axis), keepdims=keepdims), dtype)
+
+
+def _in_dtype(out, dtype):
+    """A sum or product asked for in ``dtype``: the backend widens small integers (NumPy sums
+    int8 as int64), the standard keeps the dtype asked for."""
+    if dtype is None:
+        return out
+    dtype = as_dtype(out.backend, dtype, "sum")
+    return out if out.dtype == dtype else apply("astype", out, dtype=dtype)
 
 
 def mean(x, /, *, axis=None, keepdims: bool = False):
@@ -130,7 +139,7 @@ def mean(x, /, *, axis=None, keepdims: bool = False):
 
 def prod(x, /, *, axis=None, dtype=None, keepdims: bool = False):
     x = x if dtype is None else astype(x, dtype)
-    return apply("prod", x, axis=_axis_attr(axis), keepdims=keepdims)
+    return _in_dtype(apply("prod", x, axis=_axis_attr(axis), keepdims=keepdims), dtype)
 
 
 def max(x, /, *, axis=None, keepdims: bool = False):  # noqa: A001
@@ -152,14 +161,14 @@ def std(x, /, *, axis=None, correction: float = 0.0, keepdims: bool = False):
 def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial: bool = False):
     """Running sums along axis (required for more than one axis); include_initial: a leading 0."""
     x = x if dtype is None else astype(x, dtype)
-    return apply("cumulative_sum", x, axis=_running_axis("cumulative_sum", x, axis), include_initial=include_initial)
+    return _in_dtype(apply("cumulative_sum", x, axis=_running_axis("cumulative_sum", x, axis), include_initial=include_initial), dtype)
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial: bool = False):
     """Running products along axis; include_initial: a leading 1. The gradient is exact where
     x holds zeros (no division by them), in O(n), as JAX's."""
     x = x if dtype is None else astype(x, dtype)
-    return apply("cumulative_prod", x, axis=_running_axis("cumulative_prod", x, axis), include_initial=include_initial)
+    return _in_dtype(apply("cumulative_prod", x, axis=_running_axis("cumulative_prod", x, axis), include_initial=include_initial), dtype)
 
 
 def _running_axis(op, x, axis):
