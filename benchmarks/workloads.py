@@ -344,7 +344,47 @@ def micrograd_moons(n: int = 100, seed: int = 0) -> Workload:
     )
 
 
+def row_gather(rows: int = 256, table=(1024, 64), lr: float = 0.1, seed: int = 0) -> Workload:
+    """An embedding lookup: 256 rows gathered by integer indices (``W[idx]``, bounds checked
+    on the host), a squared error, SGD. Hand-written: take, the same loss, scatter_add."""
+    rng = np.random.default_rng(seed)
+    on = pg.backend()
+    xp = on.xp
+    W_host = rng.standard_normal(table).astype(np.float32)
+    idx = on.asarray(rng.integers(0, table[0], rows))
+    target = on.asarray(rng.standard_normal((rows, table[1])).astype(np.float32))
+    W = pg.Value(on.asarray(W_host))
+    optimizer = pg.optim.SGD([W], lr=lr)
+    target_constant = pg.Value(target, requires_grad=False)
+
+    def polygrad_step() -> Any:
+        loss = pg.mean((W[idx] - target_constant) ** 2)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.data
+
+    state = {"W": on.asarray(W_host)}
+    scale = xp.asarray(2.0 / (rows * table[1]), dtype=xp.float32)
+    step_size = xp.asarray(lr, dtype=xp.float32)
+
+    def handwritten_step() -> Any:
+        weights = state["W"]
+        d = xp.take(weights, idx, axis=0) - target
+        loss = xp.mean(d * d)
+        grad = xp.scatter_add(d * scale, idx, tuple(weights.shape), 0)
+        state["W"] = weights - step_size * grad
+        on.evaluate(state["W"])
+        return loss
+
+    return Workload(
+        "gather_step", f"{rows} rows of a {table[0]}x{table[1]} table by integer index, squared error, SGD",
+        polygrad_step, handwritten_step,
+    )
+
+
 WORKLOADS = {
+    "gather_step": row_gather,
     "mlp_step": mlp_classifier,
     "quantile_step": quantile_regression,
     "quantile_maximum_step": quantile_regression_maximum,

@@ -15,6 +15,11 @@ steps h and 2h agree: not a jump such as sign at 0) and where JAX's gradient agr
 them (it does not where the derivative does not exist, sqrt at 0, std of a constant, or
 at a tie on a flat function, clip with min == max == x). The other elements are judged by
 JAX alone; the report counts them as kinks.
+
+Complex inputs and outputs are checked in JAX's convention: with a cotangent c, the vjp of
+a complex input z = x + iy is d/dx - i d/dy of Re(sum(c * f)) (for a real input, d/dx of
+it), which is what finite differences take along both parts; errors of complex numbers are
+the worse of their real and imaginary parts'.
 """
 from __future__ import annotations
 
@@ -61,10 +66,22 @@ def _scatter_add(values, indices, shape, axis):
     return out
 
 
-# array-api-compat's NumPy plus polygrad's extensions: the scatters written here with plain
-# NumPy, the special functions SciPy's (as on the numpy backend).
+def _setitem(x, key, values):
+    out = np.array(x, copy=True)
+    out[key] = values
+    return out
+
+
+def _put(x, indices, values, axis):
+    out = np.array(x, copy=True)
+    out[(slice(None),) * axis + (indices,)] = values  # a repeated index: the last write wins
+    return out
+
+
+# array-api-compat's NumPy plus polygrad's extensions: the scatters and writes written here
+# with plain NumPy, the special functions SciPy's (as on the numpy backend).
 REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add,
-                           special=scipy_special(np))
+                           special=scipy_special(np), setitem=_setitem, put=_put)
 
 
 @contextlib.contextmanager
@@ -162,7 +179,8 @@ def materialize(obj: Any, target: str) -> Any:
 
 
 def on_backend(a: np.ndarray, layout: str, dtype: str):
-    """``a`` as an array of the active backend: floats in ``dtype``, laid out as asked."""
+    """``a`` as an array of the active backend: floats in ``dtype`` (complex numbers in the
+    complex dtype of its precision), laid out as asked."""
     on = pg.backend()
     if a.dtype.kind in "fc":
         a = a.astype(inexact_dtype(a, dtype))
@@ -185,9 +203,7 @@ def to_host(x) -> np.ndarray:
 def inexact_dtype(a: np.ndarray, dtype: str) -> str:
     """The dtype an array of ``a``'s kind takes in a check in float ``dtype``: complex
     arrays the complex dtype of that precision."""
-    if a.dtype.kind == "c":
-        return "complex64" if dtype == "float32" else "complex128"
-    return dtype
+    return config.complex_name(dtype) if a.dtype.kind == "c" else dtype
 
 
 def rounded(a: np.ndarray, dtype: str) -> np.ndarray:

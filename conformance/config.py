@@ -108,6 +108,17 @@ def dtype_name() -> str:
     return "float64" if "float64" in supported else "float32"
 
 
+def complex_name(float_name: str) -> str:
+    """The complex dtype of a float dtype's precision: complex64 for float32, complex128 for float64."""
+    return {"float32": "complex64", "float64": "complex128"}[float_name]
+
+
+def complex_checked() -> bool:
+    """Whether complex inputs are drawn: the backend has the complex dtype of the check's
+    precision (MLX has complex64 only, so its float64 runs draw real inputs alone)."""
+    return hasattr(pg.backend().xp, complex_name(dtype_name()))
+
+
 def tolerance(*dtype_names: str) -> float:
     """The backend's declared tolerance for the least precise of ``dtype_names``."""
     declared = backend_spec()

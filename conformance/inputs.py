@@ -25,6 +25,7 @@ from hypothesis.extra.array_api import make_strategies_namespace
 import polygrad as pg
 from polygrad.rules import RULES, normalize_axes
 from polygrad.transforms._call import Call
+from polygrad.rules.nondiff import UNIQUE_OUTPUTS
 
 from . import config
 
@@ -50,9 +51,16 @@ DOMAINS: dict[str, st.SearchStrategy[float]] = {
     "nonzero": st.one_of(_grid(0.25, 4, 1.0, 0.5), _grid(-4, -0.25, -1.0)),
     "open_unit": _grid(-0.875, 0.875, 0.0, 0.5, -0.5),  # inside (-1, 1): arcsin-like ops
     "probability": _grid(0.0625, 0.9375, 0.5, 0.25, 0.75),  # inside (0, 1): logit, ndtri
+    "above_one": _grid(1.125, 4, 1.5, 2.0),  # acosh
     # For ops without a gradient only: the values they exist to classify.
     "special": st.one_of(_grid(-4, 4, 0.0, 1.0), st.sampled_from([math.nan, math.inf, -math.inf, -0.0])),
 }
+
+
+# Imaginary parts of complex inputs: odd multiples of STEP / 2 in (-2, 2), so never 0 (no
+# input lies on a branch cut along the real axis: log, sqrt, asin, acosh...) and never
+# +-1 (atan and asinh have poles at +-i). The real part comes from the rule's domain.
+IMAGINARY = st.integers(-64, 63).map(lambda k: (k + 0.5) * STEP)
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,20 @@ def shapes(min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0) -> st
     return xps.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=MAX_SIDE)
 
 
-def array(draw, shape: tuple, kind: str) -> np.ndarray:
-    """A float array of a domain, a "bool" array or an "int" array (small, signed)."""
+def array(draw, shape: tuple, kind: str, complex_: bool = False) -> np.ndarray:
+    """A float array of a domain (complex with ``complex_``: real parts from the domain,
+    imaginary parts from IMAGINARY), a "complex" array (both parts on the grid of "real"), a
+    "bool" array, an "int" array (small, signed) or a "shift" array (small, non-negative:
+    shift counts)."""
     if kind == "bool":
         return draw(xps.arrays(np.bool_, shape))
-    if kind == "int":
-        return draw(xps.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+    if kind in ("int", "shift"):
+        return draw(xps.arrays(np.int64, shape, elements=st.integers(-3 if kind == "int" else 0, 3)))
     if kind == "complex":  # real and imaginary parts on the grid of "real"
         real, imag = (draw(xps.arrays(np.float64, shape, elements=DOMAINS["real"])) for _ in range(2))
         return real + 1j * imag
-    return draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
+    real = draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
+    return np.asarray(real + 1j * draw(xps.arrays(np.float64, shape, elements=IMAGINARY))) if complex_ else real
 
 
 def example(draw, args: list, attrs: dict | None = None, **extra: Any) -> Example:
@@ -151,8 +163,11 @@ def key(draw, shape: tuple) -> tuple:
 
 # -- generators by family -----------------------------------------------------------------
 
-def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0) -> Callable:
-    """Inputs of one shape, or mutually broadcastable shapes where the rule broadcasts."""
+def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0,
+                complex_: str = "never") -> Callable:
+    """Inputs of one shape, or mutually broadcastable shapes where the rule broadcasts.
+    complex_: "sometimes" (one example in three) or "always" draws complex inputs, where
+    the backend has the complex dtype of the check's precision (else real ones)."""
     @st.composite
     def generate(draw, op):
         if arity > 1 and RULES[op].broadcasts:
@@ -160,7 +175,9 @@ def elementwise(arity: int = 1, kinds: tuple | None = None, min_dims: int = 0) -
             in_shapes = found.input_shapes
         else:
             in_shapes = (draw(shapes(min_dims=min_dims)),) * arity
-        args = [array(draw, s, k) for s, k in zip(in_shapes, kinds or domains(op, arity))]
+        complex_inputs = complex_ != "never" and config.complex_checked() and (
+            complex_ == "always" or draw(st.integers(0, 2)) == 0)
+        args = [array(draw, s, k, complex_inputs) for s, k in zip(in_shapes, kinds or domains(op, arity))]
         return example(draw, args)
     return generate
 
@@ -269,8 +286,15 @@ def permute_dims(draw, op):
 
 @st.composite
 def expand_dims(draw, op):
+    """An int axis, or a tuple of distinct axes of the result (2025.12; as JAX's)."""
     shape = draw(shapes())
-    return example(draw, [array(draw, shape, "real")], {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+    if draw(st.booleans()):
+        return example(draw, [array(draw, shape, "real")], {"axis": draw(st.integers(-len(shape) - 1, len(shape)))})
+    count = draw(st.integers(1, 2))
+    ndim = len(shape) + count
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=count, max_size=count, unique=True))
+    axis = tuple(draw(st.sampled_from([a, a - ndim])) for a in axes)
+    return example(draw, [array(draw, shape, "real")], {"axis": axis})
 
 
 @st.composite
@@ -350,6 +374,124 @@ def scatter_add(draw, op):
     return example(draw, [array(draw, values_shape, "real"), where], {"shape": shape, "axis": axis})
 
 
+def write_key(draw, shape: tuple) -> tuple:
+    """What Value.__setitem__ hands the setitem rule: a basic key (no None: the namespace drops
+    those axes first) or, where the backend indexes by masks, a boolean mask."""
+    if len(shape) and pg.backend().boolean_masks and draw(st.integers(0, 4)) == 0:
+        return (array(draw, shape, "bool"),)
+    found = draw(xps.indices(shape, allow_newaxis=False, allow_ellipsis=True))
+    return found if isinstance(found, tuple) else (found,)
+
+
+def broadcastable_to(draw, shape: tuple) -> tuple:
+    """``shape``, or one that broadcasts to it (fewer leading axes, some axes of size 1)."""
+    drop = draw(st.integers(0, len(shape)))
+    return tuple(1 if n and draw(st.integers(0, 3)) == 0 else n for n in shape[drop:])
+
+
+@st.composite
+def setitem(draw, op):
+    """x, and values for x[key] (or a shape broadcasting to it)."""
+    shape = draw(shapes())
+    where = write_key(draw, shape)
+    values = array(draw, broadcastable_to(draw, np.zeros(shape)[where].shape), "real")
+    return example(draw, [array(draw, shape, "real"), values], {"key": where})
+
+
+@st.composite
+def put(draw, op):
+    """x, 1-D indices along a (non-negative) axis, repeated and negative ones too, and values
+    for those slices (a repeated index: the last write wins, and alone takes a gradient)."""
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(0, len(shape) - 1))
+    where = indices(draw, shape[axis])
+    written = shape[:axis] + (len(where),) + shape[axis + 1:]
+    values = array(draw, broadcastable_to(draw, written), "real")
+    wrapped = where % shape[axis] if shape[axis] else where
+    attrs = {"axis": axis, "unique_indices": bool(np.unique(wrapped).size == wrapped.size and draw(st.booleans()))}
+    return example(draw, [array(draw, shape, "real"), where, values], attrs)
+
+
+@st.composite
+def take_along_axis(draw, op):
+    """indices of x's rank; off the axis each side may have size 1 (broadcast) or both the same."""
+    ndim = draw(st.integers(1, MAX_DIMS))
+    axis = draw(st.integers(-ndim, ndim - 1))
+    x_shape, index_shape = [], []
+    for i in range(ndim):
+        if i == axis % ndim:
+            n = draw(st.integers(0, MAX_SIDE))
+            x_shape.append(n)
+            index_shape.append(draw(st.integers(0, MAX_SIDE)) if n else 0)
+        else:
+            n = draw(st.integers(0, MAX_SIDE))
+            pair = draw(st.sampled_from([(n, n), (n, 1), (1, n)]))
+            x_shape.append(pair[0])
+            index_shape.append(pair[1])
+    n = x_shape[axis % ndim]
+    where = draw(xps.arrays(np.int64, tuple(index_shape), elements=st.integers(-n, n - 1))) if n else \
+        np.zeros(tuple(index_shape), dtype=np.int64)
+    return example(draw, [array(draw, tuple(x_shape), "real"), where], {"axis": axis})
+
+
+@st.composite
+def cumulative(draw, op):
+    """cumulative_sum, cumulative_prod: an int axis (the namespace resolves None), with or
+    without the leading initial value; zeros are common (the products' gradient is exact there)."""
+    shape = draw(shapes(min_dims=1))
+    attrs = {"axis": draw(st.integers(-len(shape), len(shape) - 1)), "include_initial": draw(st.booleans())}
+    return example(draw, [array(draw, shape, "real")], attrs)
+
+
+@st.composite
+def triangle(draw, op):
+    shape = draw(shapes(min_dims=2))
+    return example(draw, [array(draw, shape, "real")], {"k": draw(st.integers(-MAX_SIDE, MAX_SIDE))})
+
+
+@st.composite
+def repeat(draw, op):
+    """repeats an int, or an array of counts (one per element, or one for all); axis None or an int."""
+    shape = draw(shapes())
+    axis = draw(st.none() | st.integers(0, len(shape) - 1)) if shape else None
+    n = math.prod(shape) if axis is None else shape[axis]
+    counts = st.integers(0, 2)
+    repeats = draw(st.one_of(counts, st.lists(counts, min_size=n, max_size=n), st.lists(counts, min_size=1, max_size=1)))
+    repeats = repeats if isinstance(repeats, int) else np.asarray(repeats, dtype=np.int64)
+    return example(draw, [array(draw, shape, "real")], {"repeats": repeats, "axis": axis})
+
+
+@st.composite
+def tile(draw, op):
+    shape = draw(shapes())
+    repetitions = tuple(draw(st.lists(st.integers(0, 2), max_size=MAX_DIMS)))
+    return example(draw, [array(draw, shape, "real")], {"repetitions": repetitions})
+
+
+@st.composite
+def roll(draw, op):
+    """shift and axis: ints, matching tuples, or axis None (the flattened x)."""
+    shape = draw(shapes())
+    shift = st.integers(-4, 4)
+    choice = draw(st.integers(0, 2)) if shape else 0
+    if choice == 0:
+        attrs = {"shift": draw(shift), "axis": None}
+    elif choice == 1:
+        attrs = {"shift": draw(shift), "axis": draw(st.integers(-len(shape), len(shape) - 1))}
+    else:
+        axes = tuple(draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True)))
+        attrs = {"shift": tuple(draw(shift) for _ in axes), "axis": axes}
+    return example(draw, [array(draw, shape, "real")], attrs)
+
+
+@st.composite
+def unique(draw, op):
+    """The set functions, each output in turn; nan among the elements (each nan is distinct)."""
+    x = array(draw, draw(shapes()), "special")
+    attrs = {} if op == "unique_values" else {"output": draw(st.sampled_from(UNIQUE_OUTPUTS[op]))}
+    return example(draw, [x], attrs)
+
+
 @st.composite
 def astype(draw, op):
     """A float dtype the backend has (float32, float64)."""
@@ -372,6 +514,14 @@ def searchsorted(draw, op):
     sorted_side = np.sort(array(draw, draw(shapes(min_dims=1, max_dims=1)), "real"))
     values = array(draw, draw(shapes()), "real")
     return example(draw, [sorted_side, values], {"side": draw(st.sampled_from(["left", "right"]))})
+
+
+def bitwise(arity: int) -> Callable:
+    """Integers, or booleans (the standard's bitwise functions are logical on them)."""
+    @st.composite
+    def generate(draw, op):
+        return draw(elementwise(arity, kinds=(draw(st.sampled_from(["int", "bool"])),) * arity)(op))
+    return generate
 
 
 @st.composite
@@ -609,14 +759,25 @@ def fft_shift(draw, op):
 # gradient are checked three ways, ops without one by their forward only. Attributes
 # (axis/keepdims, shapes, keys, indices, dtypes...) are drawn where the rule takes them.
 
-UNARY = ("negative", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid",
-         "relu", "abs", "sign", "stop_gradient", "floor", "ceil", "round", "trunc")
-BINARY = ("add", "subtract", "multiply", "divide", "pow", "maximum", "minimum",
+UNARY = ("sigmoid", "relu", "stop_gradient", "floor", "ceil", "round", "trunc")
+BINARY = ("maximum", "minimum", "atan2", "hypot", "logaddexp", "copysign", "remainder", "nextafter",
           "less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
+# Holomorphic functions (and abs, sign), drawn complex one example in three where the backend
+# has complex numbers: their gradients follow JAX's convention, checked against jax.vjp.
+COMPLEX_UNARY = ("negative", "positive", "copy", "exp", "log", "log1p", "expm1", "log2", "log10",
+                 "sqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin", "acos",
+                 "atan", "asinh", "acosh", "atanh", "abs", "sign")
+COMPLEX_BINARY = ("add", "subtract", "multiply", "divide", "pow")
 
 GENERATORS: dict[str, Callable] = {
     **{op: elementwise(1) for op in UNARY},
     **{op: elementwise(2) for op in BINARY},
+    **{op: elementwise(1, complex_="sometimes") for op in COMPLEX_UNARY},
+    **{op: elementwise(2, complex_="sometimes") for op in COMPLEX_BINARY},
+    **{op: elementwise(1, complex_="always") for op in ("real", "imag", "conj")},
+    **{op: bitwise(2) for op in ("bitwise_and", "bitwise_or", "bitwise_xor")},
+    "bitwise_invert": bitwise(1),
+    **{op: elementwise(2, kinds=("int", "shift")) for op in ("bitwise_left_shift", "bitwise_right_shift")},
     "floor_divide": elementwise(2, kinds=("real", "nonzero")),
     "where": elementwise(3, kinds=("bool", "real", "real")),
     "clip": clip,
@@ -690,6 +851,18 @@ GENERATORS: dict[str, Callable] = {
     "special.logsumexp": special_logsumexp,
     "special.softmax": special_softmax,
     "special.log_softmax": special_softmax,
+    # the rest of the standard's non-elementwise functions
+    "cumulative_sum": cumulative,
+    "cumulative_prod": cumulative,
+    "tril": triangle,
+    "triu": triangle,
+    "repeat": repeat,
+    "tile": tile,
+    "roll": roll,
+    "take_along_axis": take_along_axis,
+    "setitem": setitem,
+    "put": put,
+    **{op: unique for op in UNIQUE_OUTPUTS},
 }
 
 # Rules the op rows do not call directly, with where they are checked instead.

@@ -91,11 +91,18 @@ def _table() -> dict[str, Callable]:
         "broadcast_to": lambda x, *, shape: jnp.broadcast_to(x, shape),
         "concat": lambda *arrays, axis=0: jnp.concatenate(arrays, axis=axis),
         "stack": lambda *arrays, axis=0: jnp.stack(arrays, axis=axis),
+        "tile": lambda x, *, repetitions: jnp.tile(x, repetitions),
+        # jnp.sort assigns ties by a stable sort whatever `stable` says; so does polygrad
+        "sort": lambda x, *, axis=-1, descending=False, stable=True:
+            jnp.sort(x, axis=axis, descending=descending, stable=True),
         # indexing and its transposes
         "getitem": lambda x, *, key: x[key],
         "scatter": lambda values, *, key, shape: jnp.zeros(shape, values.dtype).at[key].set(values),
         "take": lambda x, indices, *, axis=None: jnp.take(x, indices, axis=axis),
         "scatter_add": scatter_add,
+        "setitem": lambda x, values, *, key: x.at[key].set(values),
+        "put": lambda x, indices, values, *, axis, unique_indices=False:
+            x.at[(slice(None),) * axis + (indices,)].set(values, unique_indices=unique_indices),
         # dtype
         "astype": lambda x, *, dtype: x.astype(dtype),
         # a function as one node: JAX differentiates the function's own forward
@@ -197,7 +204,7 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
     """JAX's output and cotangents of every float (or complex) argument (None for the others).
     A multi-output op's ``fn`` returns a tuple and takes a tuple ``cotangent``.
 
-    args: NumPy arrays (float64 floats); attrs: already JAX's (see checks.materialize);
+    args: NumPy arrays (float64 floats, complex128 complex numbers); attrs: already JAX's (see checks.materialize);
     fn: JAX's function to use instead of the table's.
 
     JAX run eagerly, primitive by primitive (as jax.grad runs outside jit), is the oracle.

@@ -18,7 +18,10 @@ from . import _anomaly, _backend, _state
 from .errors import AxisError, BackendError, DTypeError, IndexingError, OpError, PolygradError, ShapeError, TracerError
 from .rules import RULES, Rule
 
-__all__ = ["Value", "BatchedValue", "apply", "run_forward", "describe_failure", "as_dtype", "dtype_name", "RULES"]
+__all__ = [
+    "Value", "BatchedValue", "apply", "run_forward", "describe_failure", "as_dtype", "dtype_name", "RULES",
+    "rebind", "rebind_count", "current_parents", "version_at",
+]
 
 _NO_ATTRS: dict = {}
 _grad_enabled = _state._grad_enabled.get  # read on every apply: a ContextVar lookup
@@ -42,11 +45,13 @@ class Value:
 
     __slots__ = (
         "data", "grad", "op", "parents", "attrs", "requires_grad", "backend", "name",
-        "_shape", "_dtype", "_order", "_walk", "_retain", "_ct", "_id", "__weakref__",
+        "_shape", "_dtype", "_order", "_walk", "_retain", "_ct", "_id", "_before", "__weakref__",
         # set only where needed (read with getattr and a default): a placeholder's flag,
         # the replay plan cached on a root, the user's source line in anomaly mode
         "_placeholder", "_plan", "_origin",
     )
+    # _before is set only on a Value that was written into (x[key] = v, see rebind): the
+    # node it held before. Never set otherwise, so making a node costs nothing for it.
 
     def __init__(self, data: Any = None, *, shape: tuple | None = None, dtype: Any = None,
                  name: str | None = None, requires_grad: bool | None = None,
@@ -215,21 +220,26 @@ def as_dtype(on: _backend.Backend, dtype: Any, op: str = "dtype") -> Any:
 
 def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
     """The array a new leaf holds: always its own copy (a caller's array mutated later
-    never changes it); float data takes the default float dtype unless given one."""
+    never changes it); float data takes the default float dtype unless given one (complex
+    data the complex dtype of that precision)."""
     dtype = None if dtype is None else as_dtype(on, dtype, "Value")
     if isinstance(data, Value):
         data = data._require_data("Value")
     if isinstance(data, (str, bytes)):
         raise DTypeError(f"Value: cannot make a numeric array from {type(data).__name__} {_short_repr(data)}")
     if isinstance(data, (numbers.Number, list, tuple)):
-        return _numeric(on, _converted(on, data, dtype or _backend.default_dtype(on)), data)
+        if dtype is None:
+            dtype = _backend.default_dtype(on)
+            dtype = on.complex_dtype(dtype) if _holds_complex(data) else dtype
+        return _numeric(on, _converted(on, data, dtype), data)
     given = data
     copied = not on.is_array(data)
     if copied:
         data = _converted(on, data, None, copy=True)
     _numeric(on, data, given)
-    if dtype is None and on.is_float(data.dtype):
+    if dtype is None and on.is_inexact(data.dtype):
         dtype = _backend.default_dtype(on)
+        dtype = on.complex_dtype(dtype) if on.is_complex(data.dtype) else dtype
     if dtype is not None and data.dtype != dtype:
         return on.xp.astype(data, dtype)  # a new array
     return data if copied else on.xp.asarray(data, copy=True)
@@ -256,6 +266,13 @@ def _numeric(on: _backend.Backend, data: Any, given: Any):
     return data
 
 
+def _holds_complex(data: Any) -> bool:
+    """Whether a Python number or nested list holds a complex number."""
+    if isinstance(data, (list, tuple)):
+        return any(_holds_complex(item) for item in data)
+    return isinstance(data, complex)
+
+
 # (backend, dtype, type, value[, sign of zero]) -> constant leaf. Python numbers in
 # expressions are lifted once: array-api-compat's asarray costs 3 us on NumPy, ~460 us on JAX.
 # Shared by all threads, which is safe: a key always maps to an equal, read-only constant,
@@ -264,9 +281,13 @@ _constants: dict = {}
 _CONSTANTS_KEPT = 4096
 
 
+def _zero_signs(obj: Any) -> tuple:
+    """-0.0 equals 0.0 but is another constant: the signs of zero parts tell them apart."""
+    return (math.copysign(1.0, obj.real), math.copysign(1.0, obj.imag))
+
+
 def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
-    zero_sign = 0.0 if obj != 0 or isinstance(obj, complex) else math.copysign(1.0, obj)
-    key = (on, dtype, type(obj), obj, zero_sign)
+    key = (on, dtype, type(obj), obj, _zero_signs(obj) if obj == 0 else 0.0)
     found = _constants.get(key)
     if found is None:
         data = on.asarray(obj, dtype=dtype)
@@ -320,7 +341,7 @@ def _kind_dtype(kind: str, on: _backend.Backend, like_dtype: Any) -> Any:
     if kind == "float":
         return on.xp.float64 if wide else _backend.default_dtype(on)
     wide = wide or dtype_name(_backend.default_dtype(on)) == "float64"
-    return on.xp.complex128 if wide else on.xp.complex64
+    return on.complex_dtype(on.xp.float64 if wide else on.xp.float32)  # complex64 alone on MLX
 
 
 def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
@@ -401,6 +422,20 @@ def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
         else:
             raise DTypeError(f"{op}: cannot use an object of type {type(x).__name__} as an operand")
     return tuple(parents)
+
+
+def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> Value:
+    """A raw array or Python number that is not an op's input (setitem's values) as a
+    constant leaf: a number takes ``like``'s dtype where it is of that kind or a narrower
+    one, else the default dtype of its kind, as _lift promotes."""
+    if isinstance(obj, numbers.Number) and not isinstance(obj, Value):
+        known = like is not None and (like.data is not None or like._dtype is not None)
+        like_kind = _kind(like.dtype, on) if known else None
+        kind = _number_kind(obj)
+        if like_kind is not None and _KINDS.index(kind) <= _KINDS.index(like_kind):
+            return _number_constant(obj, like.dtype, on)
+        return _number_constant(obj, _kind_dtype(kind, on, like.dtype if like_kind == "float" else None), on)
+    return _lift((obj,), on, op)[0]
 
 
 def _mixed_backends(op: str, first: _backend.Backend, second: _backend.Backend) -> BackendError:
@@ -549,6 +584,8 @@ def describe_failure(rule: Rule, arrays: list, attrs: dict, exc: Exception,
     if attrs:
         where += "; " + ", ".join(f"{k}={_short_repr(v)}" for k, v in attrs.items())
     text = str(exc).lower()
+    if isinstance(exc, IndexError) and str(exc).startswith("index ") and "out of bounds" in str(exc):
+        return IndexingError(f"{where}: {exc}")  # NumPy's "index 3 is out of bounds for axis 1 with size 3"
     if op == "getitem" and isinstance(exc, (IndexError, ValueError, TypeError)):
         return IndexingError(f"{where}: {exc}")  # the key is what the backend rejects
     if isinstance(exc, (IndexError, ValueError, TypeError)) and re.search(r"\b(axis|axes)\b", text):
@@ -562,3 +599,91 @@ def describe_failure(rule: Rule, arrays: list, attrs: dict, exc: Exception,
     if isinstance(exc, TypeError):
         return DTypeError(f"{where}: {exc}")
     return OpError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+# -- rebinding: x[key] = v (copy-on-write) -----------------------------------------------------------
+#
+# The user's Value object is the handle; nodes built from it earlier hold that same object in
+# their parents. Writing into it makes a new node (x.at[key].set(v)) and moves it into the
+# handle, while what the handle held moves to a fresh object, ``handle._before``. Earlier
+# nodes are not searched for (nodes keep no links to their children): a node is always made
+# after its parents, so a parent with a larger creation number than its child was rebound
+# since, and ``current_parents`` swaps in the version the child was made from, the first
+# time a walk meets it. Walks cached before a rebinding are stale (``rebind_count``).
+
+_STATE_SLOTS = tuple(s for s in Value.__slots__ if s not in ("__weakref__", "_before"))
+_rebinds = 0
+
+
+def _move_state(source: Value, target: Value) -> None:
+    """Copy every state slot of ``source`` onto ``target``; a slot set only where needed
+    (``_placeholder``, ``_plan``, ``_origin``) and unset on ``source`` is cleared on ``target``."""
+    for slot in _STATE_SLOTS:
+        try:
+            setattr(target, slot, getattr(source, slot))
+        except AttributeError:
+            try:
+                delattr(target, slot)
+            except AttributeError:
+                pass
+
+
+def rebind_count() -> int:
+    """How many times a Value has been written into in this process (0: no walk repairs)."""
+    return _rebinds
+
+
+def rebind(handle: Value, node: Value) -> None:
+    """Make ``handle`` the (just made) ``node``; what it held lives on in ``handle._before``."""
+    global _rebinds
+    old = type(handle).__new__(type(handle))
+    _move_state(handle, old)
+    before = getattr(handle, "_before", None)
+    if before is not None:
+        old._before = before
+    _move_state(node, handle)
+    handle.parents = tuple(old if p is handle else p for p in node.parents)
+    handle.name = old.name
+    handle._retain = old._retain
+    handle._before = old
+    _rebinds += 1
+    # Nodes made since the version just replaced that lead into the new node and still point
+    # at the handle (x[i] += v reads x first) would make a reference cycle through it: repair
+    # them now, so dropping the graph frees it by reference counting alone.
+    seen = {id(handle)}
+    stack = [handle]
+    while stack:
+        for parent in current_parents(stack.pop()):
+            if parent._id > old._id and id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+
+
+def _made_before(x: Value, child_id: int) -> Value:
+    """The version of handle ``x`` a node with creation number ``child_id`` was made from."""
+    while x._id > child_id:
+        x = x._before
+    return x
+
+
+def current_parents(node: Value) -> tuple:
+    """node.parents, any parent rebound since node was made replaced (for good) by the
+    version node was made from."""
+    parents = node.parents
+    made = node._id
+    for p in parents:
+        if p._id > made:
+            parents = node.parents = tuple(_made_before(q, made) for q in parents)
+            break
+    return parents
+
+
+def version_at(x: Value, creation: int) -> Value:
+    """The version of handle ``x`` whose creation number is ``creation`` (x itself if it was
+    never written into since)."""
+    while x._id != creation:
+        before = getattr(x, "_before", None)
+        if before is None:
+            break
+        x = before
+    return x

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 __all__ = [
     "backend_name", "set_default_backend_name", "use_backend_name", "dtype_name",
     "set_default_dtype_name", "use_dtype_name", "is_grad_enabled", "grad_mode", "no_grad", "enable_grad",
-    "transform_depth", "entering_transform", "FLOAT_DTYPE_NAMES", "detect_anomaly",
+    "transform_depth", "entering_transform", "writable_leaves", "FLOAT_DTYPE_NAMES", "detect_anomaly",
     "is_anomaly_enabled", "anomaly_watch", "vmapping", "differentiated_outside", "jit_tracing",
 ]
 
@@ -46,6 +46,7 @@ _anomaly: ContextVar[bool] = ContextVar("polygrad_anomaly", default=_defaults.de
 _vmapping: ContextVar[bool] = ContextVar("polygrad_vmapping", default=False)
 # True while jit traces its function: a Value's truth value is unknown then
 _jit_tracing: ContextVar[bool] = ContextVar("polygrad_jit_tracing", default=False)
+_writable: ContextVar[frozenset] = ContextVar("polygrad_writable_leaves", default=frozenset())
 
 
 # -- backend -----------------------------------------------------------------------------
@@ -124,12 +125,21 @@ def transform_depth() -> int:
 
 
 @contextlib.contextmanager
-def entering_transform():
-    token = _transform_depth.set(_transform_depth.get() + 1)
+def entering_transform(targets: tuple = ()):
+    """A transform runs its function: ``targets`` are the leaves it differentiates, which the
+    function may write into (x[key] = v; the gradient reaches the value before the write)."""
+    depth = _transform_depth.set(_transform_depth.get() + 1)
+    writable = _writable.set(_writable.get() | {id(t) for t in targets})
     try:
         yield
     finally:
-        _transform_depth.reset(token)
+        _writable.reset(writable)
+        _transform_depth.reset(depth)
+
+
+def writable_leaves() -> frozenset:
+    """The ids of the leaves requiring a gradient that running transforms let code write into."""
+    return _writable.get()
 
 
 # -- anomaly mode -------------------------------------------------------------------------------------

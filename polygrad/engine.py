@@ -11,7 +11,7 @@ import operator
 from typing import Any, Sequence
 
 from . import _anomaly, _graph, _state
-from ._graph import Value, apply
+from ._graph import Value, apply, current_parents
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
 
@@ -43,46 +43,53 @@ def ancestors(root: Value) -> list[Value]:
 
     Iterative depth-first search, O(nodes + edges), deterministic (parents are a
     tuple). Cached on the root for replay; it holds only ancestors, so caching makes
-    no reference cycle.
+    no reference cycle. A Value written into since (x[key] = v) makes the cache stale.
     """
-    if root._order is None:
+    rebinds = _graph.rebind_count()
+    cached = root._order
+    if cached is None or cached[0] != rebinds:
+        # Once any Value has been written into (x[key] = v), parents are read repaired to the
+        # versions each node was made from (_graph.rebind); until then, as stored.
         order: list[Value] = []
         seen = {id(root)}
-        stack = [(root, iter(root.parents))]
+        stack = [(root, iter(current_parents(root) if rebinds else root.parents))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
                 if id(parent) not in seen:
                     seen.add(id(parent))
-                    stack.append((parent, iter(parent.parents)))
+                    stack.append((parent, iter(current_parents(parent) if rebinds else parent.parents)))
                     break
             else:
                 stack.pop()
                 order.append(node)
         order.pop()  # the root itself
-        root._order = order
-    return root._order
+        cached = root._order = (rebinds, order)
+    return cached[1]
 
 
 def _grad_walk(root: Value) -> list[Value]:
     """The nodes under ``root`` that require a gradient, newest first, without the root.
 
     Cached on the root (replay keeps the graph, so the walk is the same next time); the
-    root is left out so the cache makes no reference cycle."""
-    walk = root._walk
-    if walk is None:
+    root is left out so the cache makes no reference cycle. Every node the backward pass
+    reads the parents of is visited here, so their parents are repaired here too."""
+    rebinds = _graph.rebind_count()
+    cached = root._walk
+    if cached is None or cached[0] != rebinds:
         seen = {id(root)}
         walk = []
         stack = [root]
         while stack:
-            for parent in stack.pop().parents:
+            node = stack.pop()
+            for parent in (current_parents(node) if rebinds else node.parents):
                 if parent.requires_grad and id(parent) not in seen:
                     seen.add(id(parent))
                     walk.append(parent)
                     stack.append(parent)
         walk.sort(key=_creation_order, reverse=True)  # C-level key: no Python call per node
-        root._walk = walk
-    return walk
+        cached = root._walk = (rebinds, walk)
+    return cached[1]
 
 
 _creation_order = operator.attrgetter("_id")
@@ -108,7 +115,7 @@ def _seed(root: Value, grad: Any, create_graph: bool):
         raise DTypeError(f"backward: the root has dtype {root.dtype}; only float outputs have gradients")
     if grad is None and not on.is_float(root.dtype):
         raise DTypeError(f"backward: the root has complex dtype {root.dtype}; give its cotangent, "
-                         "backward(grad), or backpropagate from a real function of it")
+                         "backward(grad=...), or backpropagate from a real function of it")
     if grad is None:
         seed = on.xp.ones(root.data.shape, dtype=root.dtype)
     elif isinstance(grad, Value):

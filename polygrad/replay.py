@@ -27,7 +27,7 @@ import threading
 from typing import Any
 
 from . import _anomaly, _state
-from ._graph import RULES, Value, describe_failure, dtype_name
+from ._graph import RULES, Value, describe_failure, dtype_name, rebind_count
 from .engine import ancestors
 from .errors import DTypeError, FeedError, PolygradError, ShapeError
 
@@ -73,9 +73,10 @@ class _Plan:
     xp, positions of the parents' results, attrs, number of parents). The root's result is
     at position len(nodes)."""
 
-    __slots__ = ("nodes", "leaves", "placeholders", "steps", "step_of", "written", "spares", "lock")
+    __slots__ = ("nodes", "leaves", "placeholders", "steps", "step_of", "written", "spares", "lock", "rebinds")
 
     def __init__(self, root: Value):
+        self.rebinds = rebind_count()  # a Value written into since (x[key] = v) makes the plan stale
         nodes = ancestors(root)  # parents before children, without the root
         position = {id(node): i for i, node in enumerate(nodes)}
         position[id(root)] = len(nodes)
@@ -91,6 +92,12 @@ class _Plan:
                 else:
                     self.leaves.append((i, node))
                 continue
+            if not RULES[node.op].replayable:
+                raise PolygradError(
+                    f"forward: the graph holds {node.op}, whose output's shape depends on the data: it "
+                    f"ran once, eagerly, when the graph was built, and cannot be replayed; call "
+                    f"{node.op} again on the new data instead of replaying"
+                )
             on = node.backend
             args = tuple(position[id(p)] for p in node.parents)
             kernel = on.out_kernels.get(node.op) if _REUSE and not node.attrs and len(args) <= 2 else None
@@ -115,8 +122,9 @@ class _Plan:
 
 
 def _plan_of(root: Value) -> _Plan:
+    # A Value written into since the plan was made (x[key] = v) makes it stale: rebuilt.
     plan = getattr(root, "_plan", None)
-    if plan is None:
+    if plan is None or plan.rebinds != rebind_count():
         plan = root._plan = _Plan(root)
     return plan
 

@@ -10,9 +10,13 @@ from typing import Any
 
 from . import _backend, _state, engine, indexing, namespace, replay
 from ._graph import DTYPE_NAMES, Value, apply, as_dtype, dtype_name
-from .errors import PolygradError, ShapeError, TracerError
+from .errors import DTypeError, GradientError, PolygradError, ShapeError, TracerError
 
 __all__ = ["Value"]
+
+# Versions of the standard whose functions namespace has (it follows the newest; the older
+# ones are subsets of it).
+API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 
 
 def _axis(axis):
@@ -29,6 +33,11 @@ class _ValueMethods:
     def device(self) -> Any:
         return getattr(self.data, "device", self.backend.device)
 
+    def to_device(self, device: Any, /, *, stream: Any = None) -> Value:
+        """This Value on ``device`` of its backend: itself if it is there already, else a
+        copy there, through which the gradient flows back (``to`` changes backend)."""
+        return namespace._to_device(self, device)
+
     @property
     def T(self) -> Value:
         return apply("permute_dims", self, axes=tuple(reversed(range(self.ndim))))
@@ -37,7 +46,20 @@ class _ValueMethods:
     def mT(self) -> Value:
         return apply("matrix_transpose", self)
 
-    def __array_namespace__(self, *, api_version: str | None = None):
+    @property
+    def real(self) -> Value:
+        return apply("real", self)
+
+    @property
+    def imag(self) -> Value:
+        return apply("imag", self)
+
+    def __array_namespace__(self, /, *, api_version: str | None = None):
+        if api_version is not None and api_version not in API_VERSIONS:
+            raise ValueError(
+                f"__array_namespace__: api_version {api_version!r} is not supported; polygrad's "
+                f"namespace implements the array API standard {', '.join(API_VERSIONS)}"
+            )
         return namespace
 
     # -- conversion ---------------------------------------------------------------------
@@ -54,7 +76,7 @@ class _ValueMethods:
                 "changes from call to call, so Python control flow on it (if, while, bool, float, "
                 "item, numpy) cannot be compiled. Use pg.where, or call f without jit")
 
-    def item(self) -> float | int | bool:
+    def item(self) -> float | int | bool | complex:
         self._refuse_if_traced("item")
         data = self._require_data("item")
         if type(self) is not Value and self.data is not None and self.data.shape[:1] != (1,) and self.data.ndim > self.ndim:
@@ -66,13 +88,52 @@ class _ValueMethods:
         return self.backend.to_numpy(data).item()
 
     def __float__(self) -> float:
+        self._no_complex("float")
         return float(self.item())
 
     def __int__(self) -> int:
+        self._no_complex("int")
         return int(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
 
     def __bool__(self) -> bool:
         return bool(self.item())
+
+    def __index__(self) -> int:
+        if not self.backend.xp.isdtype(self.dtype, "integral"):
+            raise DTypeError(f"__index__: a Value of dtype {self.dtype} cannot be an index; only integer ones can")
+        return int(self.item())
+
+    def _no_complex(self, what: str) -> None:
+        if self.backend.is_complex(self.dtype):
+            raise DTypeError(f"{what}() of a complex Value ({self.dtype}): use complex(), or pg.real / pg.abs first")
+
+    # Handing the data to another library (NumPy, DLPack consumers) would cut it out of the
+    # graph: with a gradient recorded, that is a silent zero gradient, so it is refused.
+    def __array__(self, dtype: Any = None, copy: bool | None = None):
+        self._refuse_export("np.asarray")
+        host = self.backend.to_numpy(self._require_data("__array__"))
+        return host if dtype is None else host.astype(dtype, copy=False)
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+                   copy: bool | None = None):
+        self._refuse_export("__dlpack__")
+        given = {"stream": stream, "max_version": max_version, "dl_device": dl_device, "copy": copy}
+        return self._require_data("__dlpack__").__dlpack__(**{k: v for k, v in given.items() if v is not None})
+
+    def __dlpack_device__(self):
+        return self._require_data("__dlpack_device__").__dlpack_device__()
+
+    def _refuse_export(self, what: str) -> None:
+        if self.requires_grad:
+            raise GradientError(
+                f"{what}: this Value records gradients (requires_grad=True, shape {self.shape}); handing "
+                "its data to another library would drop them silently. Use .detach() (or .numpy()) "
+                "for the data without gradients, or compute with the Value's own namespace "
+                "(x.__array_namespace__(), pg.*) to keep them."
+            )
 
     def __len__(self) -> int:
         if not self.ndim:
@@ -150,8 +211,12 @@ class _ValueMethods:
     def __rpow__(self, other): return apply("pow", other, self)
     def __matmul__(self, other): return apply("matmul", self, other)
     def __rmatmul__(self, other): return apply("matmul", other, self)
+    def __floordiv__(self, other): return apply("floor_divide", self, other)
+    def __rfloordiv__(self, other): return apply("floor_divide", other, self)
+    def __mod__(self, other): return apply("remainder", self, other)
+    def __rmod__(self, other): return apply("remainder", other, self)
     def __neg__(self): return apply("negative", self)
-    def __pos__(self): return self
+    def __pos__(self): return apply("positive", self)
     def __abs__(self): return apply("abs", self)
     def __lt__(self, other): return apply("less", self, other)
     def __le__(self, other): return apply("less_equal", self, other)
@@ -159,9 +224,18 @@ class _ValueMethods:
     def __ge__(self, other): return apply("greater_equal", self, other)
     def __eq__(self, other): return apply("equal", self, other)  # type: ignore[override]
     def __ne__(self, other): return apply("not_equal", self, other)  # type: ignore[override]
-    def __invert__(self): return apply("logical_not", self)
-    def __and__(self, other): return apply("logical_and", self, other)
-    def __or__(self, other): return apply("logical_or", self, other)
+    # bitwise on integers, logical on booleans (the standard's bitwise functions do both)
+    def __invert__(self): return apply("logical_not" if self.dtype == self.backend.xp.bool else "bitwise_invert", self)
+    def __and__(self, other): return apply("bitwise_and", self, other)
+    def __rand__(self, other): return apply("bitwise_and", other, self)
+    def __or__(self, other): return apply("bitwise_or", self, other)
+    def __ror__(self, other): return apply("bitwise_or", other, self)
+    def __xor__(self, other): return apply("bitwise_xor", self, other)
+    def __rxor__(self, other): return apply("bitwise_xor", other, self)
+    def __lshift__(self, other): return apply("bitwise_left_shift", self, other)
+    def __rlshift__(self, other): return apply("bitwise_left_shift", other, self)
+    def __rshift__(self, other): return apply("bitwise_right_shift", self, other)
+    def __rrshift__(self, other): return apply("bitwise_right_shift", other, self)
     __hash__ = object.__hash__
 
     # Method forms of common functions, as PyTorch and micrograd users expect.
@@ -170,19 +244,18 @@ class _ValueMethods:
     def max(self, axis=None, keepdims=False): return apply("max", self, axis=_axis(axis), keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return apply("min", self, axis=_axis(axis), keepdims=keepdims)
     def reshape(self, *shape): return apply("reshape", self, shape=tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape))
-    def exp(self): return apply("exp", self)
-    def log(self): return apply("log", self)
-    def tanh(self): return apply("tanh", self)
     def relu(self): return apply("relu", self)
     def sigmoid(self): return apply("sigmoid", self)
+    def conj(self): return apply("conj", self)
+    def astype(self, dtype, /, *, copy=True, device=None): return namespace.astype(self, dtype, copy=copy, device=device)
 
     def __getitem__(self, key):
         return indexing.getitem(self, key)
 
     def __setitem__(self, key, value):
-        raise TypeError(
-            "Values are immutable: build the result with pg.where, pg.concat or pg.stack instead"
-        )
+        """x[key] = value, copy-on-write as JAX's x = x.at[key].set(value): this Value becomes
+        the new node; nodes built from it before keep what it held, and gradients reach that."""
+        indexing.setitem(self, key, value)
 
     def __iter__(self):
         for i in range(len(self)):
@@ -209,9 +282,48 @@ class _ValueMethods:
         return _rebuild_graph, (self.backend.name, entries)
 
 
+# In-place operators rebind the name to a new node (`x += y` is `x = x + y`), as in JAX:
+# arrays in the graph are never written, so nodes built earlier keep their data and gradients.
+INPLACE = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
+           "and", "or", "xor", "lshift", "rshift")
+
+# Method forms of the standard's elementwise functions, as PyTorch and micrograd users write
+# them (`x.exp()`, `x.clip(0, 1)`, `x.pow(2)`, `x.atan2(y)`): the namespace function with the
+# Value as its first argument.
+METHODS = (
+    "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "clip",
+    "copysign", "cos", "cosh", "exp", "expm1", "floor", "hypot", "isfinite", "isinf", "isnan",
+    "log", "log1p", "log2", "log10", "logaddexp", "maximum", "minimum", "negative", "nextafter",
+    "pow", "reciprocal", "remainder", "round", "sign", "signbit", "sin", "sinh", "sqrt",
+    "square", "tan", "tanh", "trunc",
+)
+
+
+def _method(name: str):
+    function = getattr(namespace, name)
+
+    def method(self, *args, **kwargs):
+        return function(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"pg.{name}(self, ...): {function.__doc__ or 'the array API function'}"
+    method.__wrapped__ = function
+    return method
+
+
+def _inplace(name: str):
+    def method(self, other):
+        return getattr(self, f"__{name}__")(other)
+    method.__name__ = method.__qualname__ = f"__i{name}__"
+    return method
+
+
 for _name, _member in vars(_ValueMethods).items():
     if _name not in ("__module__", "__qualname__", "__dict__", "__weakref__", "__doc__"):
         setattr(Value, _name, _member)
+for _name in METHODS:
+    setattr(Value, _name, _method(_name))
+for _name in INPLACE:
+    setattr(Value, f"__i{_name}__", _inplace(_name))
 del _name, _member
 
 

@@ -54,12 +54,21 @@ def test_matmul_mismatch_names_shapes(sa, sb, detail):
     (lambda a: pg.concat([a, pg.Value(np.ones(4))]), "concat"),
     (lambda a: pg.stack([a, pg.Value(np.ones(4))]), "stack"),
     (lambda a: pg.tensordot(a, a, axes=1), "tensordot"),
-    (lambda a: a[5], "getitem"),
-    (lambda a: a[[0, 5]], "getitem"),
 ])
 def test_shape_errors_of_other_ops_name_the_op_and_input_shape(call, op):
     a = pg.Value(np.ones((2, 3)))
     with pytest.raises(pg.ShapeError, match=rf"^{op}:.*\(2, 3\)"):
+        call(a)
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda a: a[5], "getitem"),
+    (lambda a: a[[0, 5]], "getitem"),
+    (lambda a: pg.take(a, np.array([0, 3]), axis=1), "take"),
+])
+def test_indices_out_of_range_name_the_op_and_input_shape(call, op):
+    a = pg.Value(np.ones((2, 3)))
+    with pytest.raises(pg.IndexingError, match=rf"^{op}:.*\(2, 3\)"):
         call(a)
 
 
@@ -212,8 +221,10 @@ def test_a_failing_backward_leaves_no_partial_gradients(monkeypatch):
     np.testing.assert_allclose(to_numpy(a.grad), np.cos([1.0, 2.0]), rtol=1e-12)
 
 
-def test_values_are_immutable():
-    with pytest.raises(TypeError, match="immutable"):
+def test_writing_into_a_parameter_is_refused():
+    """As PyTorch: a leaf that requires a gradient cannot be written into while recording
+    (see tests/test_setitem.py for what can)."""
+    with pytest.raises(pg.GradientError, match="setitem: cannot write into a leaf that requires a gradient"):
         pg.Value(np.ones(2))[0] = 1.0
 
 

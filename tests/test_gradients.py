@@ -160,6 +160,48 @@ case("pow_exponent_only", lambda a, b: a ** b, positive(3), real(3), wrt=[1])
 case("maximum_scalar", lambda x: pg.maximum(x, 0.25), nonzero(2, 3))
 case("numpy_left_operand", lambda x: np.array([1.0, 2.0, 3.0]) * x, real(2, 3))
 
+# -- the standard's other elementwise functions: 0-d, empty, non-contiguous; binary ones broadcast --
+
+def open_unit(*shape):
+    return _rng.uniform(-0.9, 0.9, size=shape)
+
+
+def above_one(*shape):
+    return _rng.uniform(1.2, 3.0, size=shape)
+
+
+def imag_of_complex(x):
+    """imag is defined for complex input: x is made complex where the backend has the complex
+    dtype of its precision (MLX has complex64 only, and takes imag of a real array: 0)."""
+    wide = "complex128" if x.dtype == pg.backend().dtype("float64") else "complex64"
+    if not hasattr(pg.backend().xp, wide):
+        return pg.imag(x) + x
+    return pg.imag(x * (1.0 + 2.0j)) + pg.real(pg.conj(x * (0.5 - 1.0j)))
+
+
+MORE_UNARY = {
+    "tan": (pg.tan, open_unit), "asin": (pg.asin, open_unit), "acos": (pg.acos, open_unit),
+    "atan": (pg.atan, real), "sinh": (pg.sinh, real), "cosh": (pg.cosh, real),
+    "asinh": (pg.asinh, real), "acosh": (pg.acosh, above_one), "atanh": (pg.atanh, open_unit),
+    "log2": (pg.log2, positive), "log10": (pg.log10, positive), "reciprocal": (pg.reciprocal, nonzero),
+    "positive": (lambda x: +x, real), "copy": (lambda x: pg.asarray(x, copy=True), real),
+    "real": (pg.real, real), "imag": (imag_of_complex, real), "conj": (pg.conj, real),
+}
+for name, (fn, make) in MORE_UNARY.items():
+    case(f"{name}[0d]", fn, make())
+    case(f"{name}[(0,3)]", fn, make(0, 3))
+    case(f"{name}[transposed(3,2)]", fn, transposed(make, 3, 2))
+
+MORE_BINARY = {
+    "atan2": (pg.atan2, nonzero, nonzero), "hypot": (pg.hypot, nonzero, nonzero),
+    "logaddexp": (pg.logaddexp, real, real), "copysign": (pg.copysign, nonzero, nonzero),
+    "remainder": (lambda a, b: a % b, real, nonzero),
+}
+for name, (fn, make_a, make_b) in MORE_BINARY.items():
+    for sa, sb in (((3, 1), (2, 1, 4)), ((), ()), ((0, 3), (3,))):
+        case(f"{name}[{sa}+{sb}]", fn, make_a(*sa), make_b(*sb))
+    case(f"{name}[python scalar]", lambda x, fn=fn: fn(x, 0.75), make_a(2, 3))
+
 # where: the condition broadcasts too, and takes no gradient.
 COND = np.array([True, False, True])
 case("where[(4,3),(4,1)]", lambda a, b: pg.where(COND, a, b), real(4, 3), real(4, 1))
@@ -360,6 +402,32 @@ if _HAS_PRIMITIVES:
         case(f"special.{name}[(2,3),(3,)]", getattr(S, name), positive(2, 3), positive(3), wrt=[1])
 
 
+# The rest of the standard's functions and item assignment, one case per rule (checked at
+# length in tests/test_manipulation_api.py and tests/test_setitem.py).
+WITH_ZEROS = real(3, 4)
+WITH_ZEROS[0, 1] = WITH_ZEROS[1, 1] = WITH_ZEROS[1, 3] = 0.0
+
+
+def written(x, key, values):
+    """x with values(x) written at key, into a copy (the tests in test_setitem.py write in place)."""
+    y = x * 1.0
+    y[key] = values(x)
+    return y
+
+
+case("cumulative_sum", lambda x: pg.cumulative_sum(x, axis=1, include_initial=True), real(3, 4))
+case("cumulative_prod[zeros]", lambda x: pg.cumulative_prod(x, axis=1), WITH_ZEROS)
+case("sort[descending]", lambda x: pg.sort(x, axis=0, descending=True), real(4, 3))
+case("repeat[int]", lambda x: pg.repeat(x, 2, axis=1), real(2, 3))
+case("repeat[counts]", lambda x: pg.repeat(x, np.array([2, 0, 1])), real(3))
+case("tile", lambda x: pg.tile(x, (2, 1, 2)), real(2, 3))
+case("roll", lambda x: pg.roll(x, (1, -2), axis=(0, 1)), real(3, 4))
+case("tril", lambda x: pg.tril(x, k=1), real(2, 3, 3))
+case("triu", lambda x: pg.triu(x, k=-1), real(3, 4))
+case("take_along_axis", lambda x: pg.take_along_axis(x, np.array([[0, 2, 2, -1]]), axis=0), real(3, 4))
+case("setitem[basic]", lambda x: written(x, (slice(1, None), 0), lambda x: x[0, :2] * 3.0), real(3, 4))
+case("setitem[integer arrays]", lambda x: written(x, np.array([2, 1, 2]), lambda x: x[::-1] * 2.0), real(3, 4))
+
 # -- second order: vjps run with polygrad's namespace (create_graph) ---------------------------------
 # The inner gradients below are built from scatter (getitem's transpose) and scatter_add
 # (take's transpose), so their own vjps are checked here.
@@ -385,6 +453,10 @@ SECOND_ORDER = {
     "pow": lambda y: pg.sum((y * y + 1.0) ** y),
     "divide": lambda y: pg.sum(1.0 / (y * y + 1.0)),
     "stack concat": lambda y: pg.sum(pg.concat([y, y * y], axis=0) * pg.stack([y, y], axis=0).reshape(8, 3)),
+    "cumulative_prod": lambda y: pg.sum(pg.cumulative_prod(y * y, axis=0) * pg.cumulative_sum(y, axis=1)),
+    "sort take_along_axis": lambda y: pg.sum(pg.sin(pg.sort(y, axis=0)) * y),
+    "setitem put": lambda y: pg.sum(pg.sin(written(y, (slice(None), 1), lambda y: y[:, 0] ** 2))
+                                    + pg.exp(written(y, np.array([3, 0, 3]), lambda y: y[:3] * y[1:]))),
 }
 for name, inner in SECOND_ORDER.items():
     case(f"second_order[{name}]", hessian_vector(inner), real(4, 3))

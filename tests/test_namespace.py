@@ -51,7 +51,6 @@ NONDIFF = {
     "argmax flat": (lambda m, x: m.argmax(x), FINITE),
     "argmin": (lambda m, x: m.argmin(x, axis=0, keepdims=True), FINITE),
     "argsort": (lambda m, x: m.argsort(x, axis=1), FINITE),
-    "sort": (lambda m, x: m.sort(x, axis=1), FINITE),
     "isnan": (lambda m, x: m.isnan(x), DATA),
     "isinf": (lambda m, x: m.isinf(x / 0.5), DATA),
     "isfinite": (lambda m, x: m.isfinite(x), DATA),

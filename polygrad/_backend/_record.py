@@ -23,6 +23,10 @@ class ArrayNamespace:
       any_eagerly(mask) -> bool, optional: whether any element is true, on backends where
           asking costs one quick pass and no sync (arrays on the host, computed eagerly);
           a rule may then skip work that would be all zeros (maximum's tie term)
+      setitem(x, key, values) -> a copy of ``x`` with ``values`` written at a basic key or a
+          boolean mask (x itself never changes: the graph shares arrays)
+      put(x, indices, values, axis) -> a copy of ``x`` with the slices of ``values`` along
+          ``axis`` written at the 1-D integer ``indices`` (a repeated index: the last write wins)
     """
 
     def __init__(self, name: str, base: Any, **extensions: Callable):
@@ -52,6 +56,9 @@ class Backend:
       synchronize: waits for queued device work (honest timing on GPUs).
       boolean_masks: whether x[mask] works (MLX cannot: polygrad indexes with the
           mask's nonzero() positions instead).
+      raises_on_bad_index: whether take and take_along_axis raise IndexError for an index
+          out of range (NumPy, array-api-strict); elsewhere (JAX clamps or gives nan, MLX
+          reads memory it never wrote) polygrad checks the indices on the host first.
       evaluate: forces lazy arrays (MLX) to be computed; a no-op on eager backends.
           polygrad calls it where a user expects data to exist: the end of
           backward() and of an optimizer step (item() and numpy() force it anyway).
@@ -69,6 +76,7 @@ class Backend:
     evaluate: Callable[..., None] = lambda *arrays: None
     boolean_masks: bool = True
     out_kernels: dict = field(default_factory=dict, repr=False)
+    raises_on_bad_index: bool = False
     _float_dtypes: dict = field(default_factory=dict, repr=False)
     _inexact_dtypes: dict = field(default_factory=dict, repr=False)
 
@@ -89,6 +97,23 @@ class Backend:
         if known is None:
             known = self._inexact_dtypes[dtype] = bool(self.xp.isdtype(dtype, ("real floating", "complex floating")))
         return known
+
+    def is_complex(self, dtype: Any) -> bool:
+        return self.is_inexact(dtype) and not self.is_float(dtype)
+
+    def complex_dtype(self, dtype: Any) -> Any:
+        """The complex dtype of ``dtype``'s precision (complex64 for float32, complex128 for
+        float64); a complex dtype is its own. MLX has no complex128: complex64 there."""
+        if self.is_complex(dtype):
+            return dtype
+        wide = getattr(self.xp, "complex128", None) if dtype == self.xp.float64 else None
+        return self.xp.complex64 if wide is None else wide
+
+    def real_dtype(self, dtype: Any) -> Any:
+        """The real floating dtype of a complex dtype's precision; others are their own."""
+        if not self.is_complex(dtype):
+            return dtype
+        return self.xp.float64 if dtype == getattr(self.xp, "complex128", None) else self.xp.float32
 
     def asarray(self, obj: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         """An array of this backend from a Python number, a NumPy array or a nested list."""

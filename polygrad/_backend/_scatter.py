@@ -1,13 +1,15 @@
-"""The two scatters the indexing rules need, written with standard functions only.
+"""The scatters the indexing rules need, written with standard functions only, and the
+writes (setitem, put) for libraries whose arrays take ``out[key] = values``.
 
-Loaders use these where their library has nothing faster (see each loader).
+Loaders use these where their library has nothing faster (see each loader). The writes
+never change their input: polygrad's arrays are shared by the graph (copy-on-write).
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Callable
 
-__all__ = ["standard_scatter", "standard_scatter_add"]
+__all__ = ["standard_scatter", "standard_scatter_add", "copying_setitem", "copying_put", "standard_put"]
 
 
 def standard_scatter(xp: Any) -> Callable:
@@ -40,3 +42,48 @@ def standard_scatter_add(xp: Any) -> Callable:
         summed = xp.matmul(xp.matrix_transpose(onehot), flat)
         return xp.moveaxis(xp.reshape(summed, (n, *rest)), 0, axis)
     return scatter_add
+
+
+def _lone(key: tuple):
+    # array-api-strict 2.6 rejects out[(mask,)] = values for an empty mask; out[mask] works
+    return key[0] if len(key) == 1 else key
+
+
+def copying_setitem(copy: Callable) -> Callable:
+    """setitem(x, key, values): a copy of x (made by ``copy``) with values written at a basic
+    key or a boolean mask."""
+    def setitem(x, key, values):
+        out = copy(x)
+        out[_lone(key)] = values
+        return out
+    return setitem
+
+
+def copying_put(copy: Callable) -> Callable:
+    """put(x, indices, values, axis): a copy of x with the slices of values along axis written
+    at 1-D integer indices, for libraries that index by integer arrays (the last write wins)."""
+    def put(x, indices, values, axis):
+        out = copy(x)
+        if indices.shape[0] and math.prod(x.shape):  # MLX rejects an empty update
+            out[(slice(None),) * axis + (indices,)] = values
+        return out
+    return put
+
+
+def standard_put(xp: Any) -> Callable:
+    """put with standard functions only (the standard has no integer-array assignment): a
+    one-hot comparison finds the last write to each position. O(len(indices) * shape[axis])."""
+    def put(x, indices, values, axis):
+        n, count = x.shape[axis], indices.shape[0]
+        if count == 0:
+            return xp.asarray(x, copy=True)
+        written = tuple(x.shape[:axis]) + (count,) + tuple(x.shape[axis + 1:])
+        values = xp.broadcast_to(xp.asarray(values, dtype=x.dtype), written)
+        indices = xp.where(indices < 0, indices + n, indices)
+        numbers = xp.arange(count, dtype=indices.dtype)
+        hits = indices[:, None] == xp.arange(n, dtype=indices.dtype)[None, :]
+        last = xp.max(xp.where(hits, numbers[:, None], xp.asarray(-1, dtype=indices.dtype)), axis=0)
+        source = xp.take(values, xp.where(last < 0, xp.zeros_like(last), last), axis=axis)
+        mask = xp.reshape(last >= 0, (1,) * axis + (n,) + (1,) * (x.ndim - axis - 1))
+        return xp.where(mask, source, x)
+    return put

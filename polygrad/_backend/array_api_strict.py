@@ -1,11 +1,11 @@
-"""array-api-strict: the standard and nothing else; both scatters from standard functions."""
+"""array-api-strict: the standard and nothing else; the scatters and put from standard functions."""
 from __future__ import annotations
 
 import importlib
 
 from ._malloc import keep_freed_memory
 from ._record import ArrayNamespace, Backend
-from ._scatter import standard_scatter, standard_scatter_add
+from ._scatter import copying_setitem, standard_put, standard_scatter, standard_scatter_add
 from ._special import no_special
 
 
@@ -19,10 +19,12 @@ def load() -> Backend:
         any_eagerly=lambda mask: bool(strict.any(mask)),
         special=no_special("array_api_strict", "the standard has none, and this backend exists to prove "
                            "polygrad calls nothing outside the standard (so no SciPy round trip)"),
+        setitem=copying_setitem(lambda x: strict.asarray(x, copy=True)), put=standard_put(strict),
     )
     array_type = type(strict.asarray(0.0))
     return Backend(
         name="array_api_strict", xp=xp, device=strict.asarray(0.0).device,
+        raises_on_bad_index=True,
         is_array=lambda obj: isinstance(obj, array_type),
         to_numpy=lambda a: np.from_dlpack(a),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 from ._record import ArrayNamespace, Backend
-from ._scatter import standard_scatter
+from ._scatter import copying_put, copying_setitem, standard_scatter
 from ._special import library_special
 
 
@@ -20,8 +20,11 @@ def load() -> Backend:
         cupyx.scatter_add(out, (slice(None),) * axis + (indices,), values)
         return out
 
+    # CuPy's integer-array assignment leaves the winner of a repeated index undefined;
+    # put's vjp asks the same assignment which write won, so forward and gradient agree.
     xp = ArrayNamespace("cupy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
-                        special=library_special("cupyx.scipy.special", "cupy"))
+                        special=library_special("cupyx.scipy.special", "cupy"),
+                        setitem=copying_setitem(cupy.copy), put=copying_put(cupy.copy))
     return Backend(
         name="cupy", xp=xp, device=cupy.cuda.Device(),
         is_array=lambda obj: isinstance(obj, cupy.ndarray),

@@ -26,7 +26,13 @@ def load() -> Backend:
         key = (slice(None),) * axis + (indices,)
         return jnp.zeros(shape, dtype=values.dtype).at[key].add(values)
 
-    xp = ArrayNamespace("jax", jnp, scatter=scatter, scatter_add=scatter_add,
+    def setitem(x, key, values):
+        return x.at[key].set(values)
+
+    def put(x, indices, values, axis):
+        return x.at[(slice(None),) * axis + (indices,)].set(values)
+
+    xp = ArrayNamespace("jax", jnp, scatter=scatter, scatter_add=scatter_add, setitem=setitem, put=put,
                         special=library_special("jax.scipy.special", "jax"))
     device = jax.devices()[0]
 

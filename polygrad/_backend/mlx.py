@@ -4,14 +4,18 @@ MLX exposes ``__array_namespace__`` and most of the standard's names, but differ
 the places listed here: creation functions take a stream instead of ``device=``,
 ``var``/``std`` take ``ddof`` instead of ``correction``, ``clip`` takes positional
 bounds, ``asarray`` turns float64 NumPy data into float32, ``nonzero`` and ``signbit``
-are missing, ``sort``/``argsort`` have no ``descending``/``stable`` and
-``cumulative_prod`` no ``include_initial``. Everything else falls through to
-``mlx.core`` unchanged (see ``ArrayNamespace``).
+are missing, ``sort``/``argsort`` have no ``descending``/``stable``,
+``cumulative_prod``/``cumulative_sum`` no ``include_initial``, ``searchsorted`` returns
+uint32, ``repeat`` takes only an int, ``roll``/``tril``/``triu`` take positional arguments
+and the ``unique_*`` functions need a static size; ``hypot``, ``copysign`` and ``nextafter``
+are missing (built here from MLX ops), and ``expm1`` rejects complex64 (built here from its
+parts). Everything else falls through to ``mlx.core`` unchanged (see ``ArrayNamespace``).
 
 MLX's CPU kernels for exp, sin and cos are float32-accurate even on float64 data
 (measured relative errors 2e-7, 8e-7 and 1e-5 against NumPy), which would make
 float64 gradient checks meaningless. For float64 only, the shim computes them from
-MLX functions that are float64-accurate (power, tan): still MLX ops, still lazy.
+MLX functions that are float64-accurate (power, tan): still MLX ops, still lazy. The same
+holds for logaddexp (2.6e-8 relative): for float64 it is max + log1p(exp(-|a - b|)).
 
 MLX is lazy: these functions only build its graph. polygrad evaluates (``mx.eval``)
 where a user expects data to exist: item()/numpy(), the end of backward(), an
@@ -28,7 +32,7 @@ from typing import Any, Callable
 
 from ..errors import DTypeError
 from ._record import ArrayNamespace, Backend
-from ._scatter import standard_scatter
+from ._scatter import copying_put, copying_setitem, standard_scatter
 from ._special import mlx_special
 
 __all__ = ["load", "extensions", "linalg_extensions", "fft_extensions"]
@@ -40,7 +44,9 @@ def load() -> Backend:
     device = mx.default_device()
     float64_ok = device == mx.cpu
     # MLX's setitem builds a new graph node (nothing is shared), so the standard scatter works.
+    # mx.array(x) is a new handle: assigning into it leaves x as it was (the writes copy).
     xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), special=mlx_special(mx, np),
+                        setitem=copying_setitem(mx.array), put=copying_put(mx.array),
                         **extensions(mx, np, float64_ok))
 
     def to_numpy(a):
@@ -135,10 +141,10 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         return mx.arange(start, stop, step, dtype=check_dtype(dtype))
 
     def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
-        if not endpoint:  # MLX's linspace always includes the stop
-            step = (stop - start) / num if num else 0
-            return mx.linspace(start, stop - step, num, dtype=check_dtype(dtype or mx.float32)) if num else \
-                mx.zeros((0,), dtype=dtype or mx.float32)
+        if not endpoint:  # MLX's linspace always includes the stop: start + i * step, as NumPy
+            dtype = check_dtype(dtype or mx.float32)
+            step = mx.array((stop - start) / num if num else 0.0, dtype=dtype)
+            return mx.arange(num, dtype=dtype) * step + mx.array(start, dtype=dtype)
         return mx.linspace(start, stop, num, dtype=check_dtype(dtype or mx.float32))
 
     def var(x, /, *, axis=None, correction=0.0, keepdims=False):
@@ -200,6 +206,47 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         one = mx.array(1.0, dtype=x.dtype)
         return mx.where(mx.isinf(x), mx.array(math.nan, dtype=x.dtype), (one - t) * (one + t) / (one + t * t))
 
+    def logaddexp(a, b, /):
+        if a.dtype != mx.float64 and getattr(b, "dtype", None) != mx.float64:
+            return mx.logaddexp(a, b)
+        larger = mx.maximum(a, b)
+        spread = mx.negative(mx.abs(a - b))
+        out = larger + mx.log1p(mx.power(mx.array(e, dtype=mx.float64), spread))
+        return mx.where(a == b, a + mx.array(math.log(2.0), dtype=mx.float64), out)  # also inf == inf
+
+    def expm1(x, /):
+        if x.dtype != mx.complex64:
+            return mx.expm1(x)
+        # exp(a + ib) - 1 = expm1(a) cos b - 2 sin(b/2)^2 + i exp(a) sin b: no cancellation near 0
+        re, im = mx.real(x), mx.imag(x)
+        half = mx.sin(im * 0.5)
+        return (mx.expm1(re) * mx.cos(im) - 2 * half * half) + 1j * (mx.exp(re) * mx.sin(im))
+
+    def hypot(a, b, /):
+        a, b = mx.abs(a), mx.abs(b)
+        big, small = mx.maximum(a, b), mx.minimum(a, b)
+        ratio = small / mx.where(big == 0, mx.ones_like(big), big)  # scaled: no overflow in a * a
+        out = big * mx.sqrt(ratio * ratio + 1)
+        return mx.where(mx.isinf(a) | mx.isinf(b), mx.full(out.shape, math.inf, dtype=out.dtype), out)
+
+    def copysign(a, b, /):
+        magnitude = mx.abs(a)
+        return mx.where(signbit(b), mx.negative(magnitude), magnitude)
+
+    def nextafter(a, b, /):
+        a, b = mx.broadcast_arrays(a, b)
+        bits_type = {mx.float64: mx.int64, mx.float32: mx.int32, mx.float16: mx.int16}[a.dtype]
+        bits = a.view(bits_type)
+        one = mx.array(1, dtype=bits_type)
+        # IEEE floats are sign and magnitude: away from zero is one more in the bits
+        away = (b > a) == (a > 0)
+        stepped = mx.where(away, bits + one, bits - one).view(a.dtype)
+        tiny = one.view(a.dtype)  # the smallest subnormal
+        from_zero = mx.where(b > a, tiny, mx.negative(tiny))
+        out = mx.where(a == 0, from_zero, stepped)
+        out = mx.where(a == b, b, out)
+        return mx.where(mx.isnan(a) | mx.isnan(b), mx.full(a.shape, math.nan, dtype=a.dtype), out)
+
     def sort(x, /, *, axis=-1, descending=False, stable=True):
         if descending:  # stable descending order: reverse, sort stably, reverse back
             return mx.flip(mx.sort(mx.flip(x, axis=axis), axis=axis), axis=axis)
@@ -213,17 +260,55 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
             return mx.flip(mx.array(n - 1, dtype=flipped.dtype) - flipped, axis=axis)
         return mx.argsort(x, axis=axis)
 
-    def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    def cumulative(running, initial, name):
+        def cumulative_op(x, /, *, axis=None, dtype=None, include_initial=False):
+            if axis is None:
+                if x.ndim > 1:
+                    raise ValueError(f"{name}: axis is required for an array with {x.ndim} axes")
+                axis = 0
+            out = running(x if dtype is None else x.astype(dtype), axis=axis)
+            if include_initial:
+                shape = list(out.shape)
+                shape[axis] = 1
+                out = mx.concatenate([mx.full(shape, initial, dtype=out.dtype), out], axis=axis)
+            return out
+        return cumulative_op
+
+    def searchsorted(x1, x2, /, *, side="left", sorter=None):
+        if sorter is not None:
+            x1 = mx.take(x1, sorter)
+        # MLX answers in uint32; the standard's index dtype is signed (MLX's default int32)
+        return mx.searchsorted(x1, x2, side=side).astype(mx.int32)
+
+    def repeat(x, repeats, /, *, axis=None):
+        if isinstance(repeats, int):
+            return mx.repeat(x, repeats, axis=axis)
+        # an array of counts: a data-dependent shape, which MLX cannot build lazily
         if axis is None:
-            if x.ndim > 1:
-                raise ValueError(f"cumulative_prod: axis is required for an array with {x.ndim} axes")
-            axis = 0
-        out = mx.cumprod(x if dtype is None else x.astype(dtype), axis=axis)
-        if include_initial:
-            shape = list(out.shape)
-            shape[axis] = 1
-            out = mx.concatenate([mx.ones(shape, dtype=out.dtype), out], axis=axis)
-        return out
+            x, axis = x.reshape(-1), 0
+        counts = np.asarray(repeats).reshape(-1)
+        owner = np.repeat(np.arange(x.shape[axis]), counts if counts.size != 1 else int(counts[0]))
+        return mx.take(x, mx.array(owner.astype(np.int32)), axis=axis)
+
+    def roll(x, /, shift, *, axis=None):
+        return mx.roll(x, shift, axis)
+
+    def tril(x, /, *, k=0):
+        return mx.tril(x, k)
+
+    def triu(x, /, *, k=0):
+        return mx.triu(x, k)
+
+    def set_function(name):
+        """unique_*: a data-dependent shape, computed on the host (as nonzero)."""
+        compat = importlib.import_module("array_api_compat.numpy")
+
+        def unique(x, /):
+            found = getattr(compat, name)(np.asarray(x))
+            if name == "unique_values":
+                return asarray(found)
+            return type(found)(*(asarray(part) for part in found))
+        return unique
 
     def take(x, indices, /, *, axis=None):
         if not mx.issubdtype(indices.dtype, mx.integer):
@@ -281,7 +366,12 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         argmax=chooser(mx.argmax), argmin=chooser(mx.argmin),
         signbit=signbit, nonzero=nonzero, matrix_transpose=matrix_transpose,
         scatter_add=scatter_add, bool=mx.bool_, exp=exp, sin=sin, cos=cos,
-        sort=sort, argsort=argsort, cumulative_prod=cumulative_prod, take=take, all=all_, any=any_,
+        sort=sort, argsort=argsort, take=take, all=all_, any=any_,
+        logaddexp=logaddexp, expm1=expm1, hypot=hypot, copysign=copysign, nextafter=nextafter,
+        cumulative_prod=cumulative(mx.cumprod, 1, "cumulative_prod"),
+        cumulative_sum=cumulative(mx.cumsum, 0, "cumulative_sum"),
+        searchsorted=searchsorted, repeat=repeat, roll=roll, tril=tril, triu=triu,
+        **{name: set_function(name) for name in ("unique_all", "unique_counts", "unique_inverse", "unique_values")},
         sum=empty_safe(mx.sum, 0), prod=empty_safe(mx.prod, 1), mean=empty_safe(mx.mean, math.nan),
         count_nonzero=empty_safe(mx.count_nonzero, 0),
     )

@@ -135,7 +135,22 @@ def matrix_transpose(x, /):
 # -- composed from differentiable rules ------------------------------------------------------------
 
 def vecdot(x1, x2, /, *, axis: int = -1):
-    return apply("sum", apply("multiply", x1, x2), axis=axis, keepdims=False)
+    """sum(conj(x1) * x2) over axis (after broadcasting), in the dtype of x1 * x2 (the
+    standard's: an integer sum is not widened to the default integer, as sum would)."""
+    x1, x2 = _as_value(x1), _as_value(x2)
+    shape1, shape2 = tuple(x1.shape), tuple(x2.shape)
+    ndim = max(len(shape1), len(shape2))
+    if not -min(len(shape1), len(shape2)) <= (axis - ndim if axis >= 0 else axis) <= -1:
+        raise ShapeError(f"vecdot: axis {axis} is out of range for shapes {shape1} and {shape2}")
+    at = axis - ndim if axis >= 0 else axis
+    if shape1[at] != shape2[at]:
+        raise ShapeError(f"vecdot: the axis {axis} of the dot product has size {shape1[at]} in x1 "
+                         f"and {shape2[at]} in x2 (shapes {shape1} and {shape2}); they must be equal")
+    if _is_complex(x1):
+        x1 = apply("conj", x1)
+    product = apply("multiply", x1, x2)
+    out = apply("sum", product, axis=axis, keepdims=False)
+    return out if out.dtype == product.dtype else apply("astype", out, dtype=product.dtype)
 
 
 def _matrix_shape(op: str, x) -> tuple:

@@ -35,9 +35,9 @@ __all__ = [
 class Rule:
     """One op: a forward, a vjp (None for ops without a gradient) and metadata."""
 
-    __slots__ = ("name", "forward", "vjp", "checks", "batch", "domain", "broadcasts", "doc")
+    __slots__ = ("name", "forward", "vjp", "checks", "batch", "domain", "broadcasts", "replayable", "doc")
 
-    def __init__(self, name: str, forward: Callable, domain: Any, broadcasts: bool):
+    def __init__(self, name: str, forward: Callable, domain: Any, broadcasts: bool, replayable: bool = True):
         self.name = name
         self.forward = forward
         self.vjp: Callable | None = None
@@ -45,6 +45,7 @@ class Rule:
         self.batch: Callable | None = None
         self.domain = domain
         self.broadcasts = broadcasts
+        self.replayable = replayable
         self.doc = (forward.__doc__ or "").strip()
 
     def defvjp(self, vjp: Callable) -> "Rule":
@@ -85,10 +86,14 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def defrule(name: str, *, domain: Any = "real", broadcasts: bool = False) -> Callable[[Callable], Rule]:
-    """Register ``forward`` under ``name``; attach the vjp with ``@rule.defvjp``."""
+def defrule(name: str, *, domain: Any = "real", broadcasts: bool = False,
+            replayable: bool = True) -> Callable[[Callable], Rule]:
+    """Register ``forward`` under ``name``; attach the vjp with ``@rule.defvjp``.
+
+    ``replayable=False``: the op runs once, eagerly, when the graph is built (its output's
+    shape depends on the data, as unique_values'); replaying a graph holding it is an error."""
     def register(forward: Callable) -> Rule:
-        rule = Rule(name, forward, domain, broadcasts)
+        rule = Rule(name, forward, domain, broadcasts, replayable)
         RULES[name] = rule
         return rule
     return register

@@ -1,6 +1,15 @@
-"""Elementwise rules: arithmetic, functions of one or two arrays, where, clip, astype."""
+"""Elementwise rules: arithmetic, functions of one or two arrays, complex parts, where, clip,
+astype, copy. (Trigonometric and hyperbolic functions are in trig.py.)
+
+Complex inputs follow JAX's convention: a vjp is the transpose of the jvp, so for a
+holomorphic f the cotangent of z is g * f'(z) (no conjugate: the existing rules need no
+change), and the non-holomorphic ones (abs, real, imag, conj) transpose their real-linear
+jvps as JAX does.
+"""
 from __future__ import annotations
 
+
+import math
 
 from ._core import chosen_mask, constant, defrule, scalar
 
@@ -180,8 +189,9 @@ def abs(xp, x):  # noqa: A001 - the array API's name
 
 @abs.defvjp
 def abs_vjp(xp, g, out, x):
-    if x.dtype != out.dtype:  # complex x, real |x|: JAX's cotangent g * conj(x) / |x|
-        return (g * xp.conj(x) / out,)
+    if x.dtype != out.dtype:  # complex x, real |x|: JAX's cotangent g * conj(x) / |x|, 0 at x = 0
+        safe = xp.where(out == scalar(xp, 0.0, out), scalar(xp, 1.0, out), out)
+        return (g * xp.conj(x) / safe,)
     # g * (2 [x >= 0] - 1): NumPy's where(x >= 0, g, -g) is ~2.5x slower on large arrays.
     sign = xp.astype(x >= scalar(xp, 0.0, x), g.dtype) * constant(xp, 2.0, g.dtype) - constant(xp, 1.0, g.dtype)
     return (g * sign,)
@@ -266,3 +276,147 @@ def astype_vjp(xp, g, out, x, *, dtype):
     # the engine casts every cotangent to its input's dtype (a complex one reaching a real
     # input keeps its real part: the transpose of a real-to-complex cast)
     return (g,)
+
+
+@defrule("copy")
+def copy(xp, x, *, device=None):
+    """a new array with x's data (on ``device`` where given): asarray(x, copy=True), to_device"""
+    if device is None:
+        return xp.asarray(x, copy=True)
+    return xp.asarray(x, device=device, copy=True)
+
+
+@copy.defvjp
+def copy_vjp(xp, g, out, x, *, device=None):
+    return (g if device is None else xp.asarray(g, device=x.device),)
+
+
+def _is_complex(xp, x) -> bool:
+    return xp.isdtype(x.dtype, "complex floating")
+
+
+# -- more functions of one or two arrays ---------------------------------------------------
+
+@defrule("positive")
+def positive(xp, x):
+    """+x"""
+    return xp.positive(x)
+
+
+@positive.defvjp
+def positive_vjp(xp, g, out, x):
+    return (g,)
+
+
+@defrule("reciprocal", domain="nonzero")
+def reciprocal(xp, x):
+    """1 / x"""
+    return xp.reciprocal(x)
+
+
+@reciprocal.defvjp
+def reciprocal_vjp(xp, g, out, x):
+    return (xp.negative(g) * out * out,)
+
+
+@defrule("log2", domain="positive")
+def log2(xp, x):
+    """base-2 logarithm"""
+    return xp.log2(x)
+
+
+@log2.defvjp
+def log2_vjp(xp, g, out, x):
+    return (g / (x * scalar(xp, math.log(2.0), x)),)
+
+
+@defrule("log10", domain="positive")
+def log10(xp, x):
+    """base-10 logarithm"""
+    return xp.log10(x)
+
+
+@log10.defvjp
+def log10_vjp(xp, g, out, x):
+    return (g / (x * scalar(xp, math.log(10.0), x)),)
+
+
+@defrule("logaddexp", broadcasts=True)
+def logaddexp(xp, a, b):
+    """log(exp(a) + exp(b)) without overflow"""
+    return xp.logaddexp(a, b)
+
+
+@logaddexp.defvjp
+def logaddexp_vjp(xp, g, out, a, b):
+    # d/da = exp(a - out). Where a equals the result (b is -inf, or a is infinite) the
+    # exponent is read as 0, so logaddexp(inf, 1) gives (1, 0) rather than nan.
+    def share(x):
+        zero = scalar(xp, 0.0, out)
+        return g * xp.exp(xp.where(x == out, zero, x - out))
+    return lambda: share(a), lambda: share(b)
+
+
+@defrule("remainder", domain=("real", "nonzero"), broadcasts=True)
+def remainder(xp, a, b):
+    """a - b * floor(a / b), with the sign of b (Python's %)"""
+    return xp.remainder(a, b)
+
+
+@remainder.defvjp
+def remainder_vjp(xp, g, out, a, b):
+    # out = a - b * q with q the integer the forward chose (recovered from out itself, so
+    # the jump the forward took is the one differentiated): d/da = 1, d/db = -q, as JAX's.
+    return g, lambda: xp.negative(g) * xp.round((a - out) / b)
+
+
+@defrule("copysign", broadcasts=True)
+def copysign(xp, a, b):
+    """|a| with the sign of b; b takes no gradient, and |a|'(0) = 1 as in JAX"""
+    return xp.copysign(a, b)
+
+
+@copysign.defvjp
+def copysign_vjp(xp, g, out, a, b):
+    def grad_a():
+        one = scalar(xp, 1.0, a)
+        flip = xp.where(xp.signbit(b), xp.negative(one), one)
+        return g * xp.where(a >= scalar(xp, 0.0, a), flip, xp.negative(flip))
+    return grad_a, lambda: xp.zeros_like(b)
+
+
+# -- complex parts --------------------------------------------------------------------------
+
+@defrule("real")
+def real(xp, x):
+    """the real part (x itself for real x)"""
+    return xp.real(x)
+
+
+@real.defvjp
+def real_vjp(xp, g, out, x):
+    return (xp.astype(g, x.dtype) if _is_complex(xp, x) else g,)
+
+
+@defrule("imag")
+def imag(xp, x):
+    """the imaginary part"""
+    return xp.imag(x)
+
+
+@imag.defvjp
+def imag_vjp(xp, g, out, x):
+    if not _is_complex(xp, x):
+        return (xp.zeros_like(x),)
+    return (xp.astype(g, x.dtype) * scalar(xp, -1j, x),)  # JAX: complex(0, -g)
+
+
+@defrule("conj")
+def conj(xp, x):
+    """the complex conjugate (x itself for real x)"""
+    return xp.conj(x)
+
+
+@conj.defvjp
+def conj_vjp(xp, g, out, x):
+    return (xp.conj(g) if _is_complex(xp, x) else g,)

@@ -1,9 +1,10 @@
-"""Shape manipulation: reshape, permute_dims, expand_dims, squeeze, broadcast_to, concat, stack."""
+"""Shape manipulation: reshape, permute_dims, expand_dims, squeeze, broadcast_to, concat, stack,
+repeat, tile, roll; the triangles tril and triu. All linear: each vjp is the op's transpose."""
 from __future__ import annotations
 
 import math
 
-from ._core import broadcast_shapes, defrule, normalize_axis
+from ._core import broadcast_shapes, defrule, normalize_axes, normalize_axis
 
 
 # -- shape -----------------------------------------------------------------------------------
@@ -52,8 +53,18 @@ def matrix_transpose_vjp(xp, g, out, x):
 
 @defrule("expand_dims")
 def expand_dims(xp, x, *, axis):
-    """a size-1 axis inserted at axis"""
+    """a size-1 axis inserted at axis (a tuple: one at each of those axes of the result)"""
+    if isinstance(axis, tuple):
+        return xp.reshape(x, expanded_shape(tuple(x.shape), axis))
     return xp.expand_dims(x, axis=axis)
+
+
+def expanded_shape(shape: tuple, axes: tuple) -> tuple:
+    """shape with size-1 axes at ``axes`` (positions in the result, negative from its end)."""
+    ndim = len(shape) + len(axes)
+    at = normalize_axes(axes, ndim)
+    rest = iter(shape)
+    return tuple(1 if i in at else next(rest) for i in range(ndim))
 
 
 @expand_dims.defvjp
@@ -142,3 +153,82 @@ def stack_vjp(xp, g, out, *arrays, axis=0):
     axis = normalize_axis(axis, g.ndim)
     rest = (slice(None),) * (g.ndim - axis - 1)
     return tuple(g[(slice(None),) * axis + (i,) + rest] for i in range(len(arrays)))
+
+
+# -- repetition and rotation --------------------------------------------------------------------
+
+@defrule("repeat")
+def repeat(xp, x, *, repeats, axis=None):
+    """each element repeated along axis (None: of the flattened x); repeats an int or an integer array"""
+    return xp.repeat(x, repeats, axis=axis)
+
+
+@repeat.defvjp
+def repeat_vjp(xp, g, out, x, *, repeats, axis=None):
+    shape = tuple(x.shape)
+    if axis is None:
+        shape, axis = (math.prod(shape),), 0
+    axis = normalize_axis(axis, len(shape))
+    n = shape[axis]
+    if isinstance(repeats, int) or math.prod(repeats.shape) == 1:
+        times = int(repeats if isinstance(repeats, int) else xp.reshape(repeats, ()))
+        split = shape[:axis] + (n, times) + shape[axis + 1:]  # each element's copies side by side
+        ct = xp.sum(xp.reshape(g, split), axis=axis + 1)
+    else:  # element i's copies are a run of repeats[i] positions: add each run up
+        owner = xp.repeat(xp.arange(n, dtype=repeats.dtype), repeats)
+        ct = xp.scatter_add(g, owner, shape, axis)
+    return (xp.reshape(ct, x.shape),)
+
+
+@defrule("tile")
+def tile(xp, x, *, repetitions):
+    """x repeated as a whole repetitions[i] times along axis i"""
+    return xp.tile(x, repetitions)
+
+
+@tile.defvjp
+def tile_vjp(xp, g, out, x, *, repetitions):
+    ndim = max(x.ndim, len(repetitions))
+    shape = (1,) * (ndim - x.ndim) + tuple(x.shape)
+    reps = (1,) * (ndim - len(repetitions)) + tuple(repetitions)
+    # Tile i of axis a holds x's axis a whole: split every axis into (tile, position) and
+    # add the tiles up.
+    split = tuple(n for pair in zip(reps, shape) for n in pair)
+    summed = xp.sum(xp.reshape(g, split), axis=tuple(range(0, 2 * ndim, 2)))
+    return (xp.reshape(summed, x.shape),)
+
+
+@defrule("roll")
+def roll(xp, x, *, shift, axis=None):
+    """x's elements shifted along axis (None: of the flattened x), wrapping around"""
+    return xp.roll(x, shift=shift, axis=axis)
+
+
+@roll.defvjp
+def roll_vjp(xp, g, out, x, *, shift, axis=None):
+    back = -shift if isinstance(shift, int) else tuple(-s for s in shift)
+    return (xp.roll(g, shift=back, axis=axis),)
+
+
+# -- triangles --------------------------------------------------------------------------------------
+
+@defrule("tril")
+def tril(xp, x, *, k=0):
+    """x with the elements above diagonal k of its last two axes set to 0"""
+    return xp.tril(x, k=k)
+
+
+@tril.defvjp
+def tril_vjp(xp, g, out, x, *, k=0):
+    return (xp.tril(g, k=k),)
+
+
+@defrule("triu")
+def triu(xp, x, *, k=0):
+    """x with the elements below diagonal k of its last two axes set to 0"""
+    return xp.triu(x, k=k)
+
+
+@triu.defvjp
+def triu_vjp(xp, g, out, x, *, k=0):
+    return (xp.triu(g, k=k),)

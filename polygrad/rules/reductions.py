@@ -1,10 +1,10 @@
-"""Reductions: sum, mean, prod, max, min, var, std."""
+"""Reductions: sum, mean, prod, max, min, var, std; the running sums and products."""
 from __future__ import annotations
 
 import math
 
 from ._core import (
-    check_reduction_axis, defrule, expand_reduced, kept_shape, normalize_axes, reduced_count, scalar,
+    check_reduction_axis, defrule, expand_reduced, kept_shape, normalize_axes, normalize_axis, reduced_count, scalar,
 )
 
 
@@ -126,3 +126,55 @@ def std_vjp(xp, g, out, x, *, axis=None, correction=0.0, keepdims=False):
     centred = x - xp.mean(x, axis=axis, keepdims=True)
     scale = scalar(xp, _over_dof(1.0, x.shape, axis, correction), g)
     return (expand_reduced(xp, g * scale / out, x.shape, axis, keepdims) * centred,)
+
+
+# -- running sums and products (the namespace resolves axis=None to 0 for 1-D input) --------
+
+def _from(start: int, axis: int) -> tuple:
+    """The key selecting positions start: along axis."""
+    return (slice(None),) * axis + (slice(start, None), ...)
+
+
+def _reverse_cumulative_sum(xp, a, axis):
+    """sum over k >= j of a[k], along axis: the transpose of a running sum."""
+    return xp.flip(xp.cumulative_sum(xp.flip(a, axis=axis), axis=axis), axis=axis)
+
+
+@defrule("cumulative_sum")
+def cumulative_sum(xp, x, *, axis, include_initial=False):
+    """running sums along axis (include_initial: a leading 0)"""
+    return xp.cumulative_sum(x, axis=axis, include_initial=include_initial)
+
+
+@cumulative_sum.defvjp
+def cumulative_sum_vjp(xp, g, out, x, *, axis, include_initial=False):
+    axis = normalize_axis(axis, x.ndim)
+    if include_initial:  # the leading 0 depends on nothing
+        g = g[_from(1, axis)]
+    return (_reverse_cumulative_sum(xp, g, axis),)
+
+
+@defrule("cumulative_prod")
+def cumulative_prod(xp, x, *, axis, include_initial=False):
+    """running products along axis (include_initial: a leading 1); exact gradients where x holds zeros"""
+    return xp.cumulative_prod(x, axis=axis, include_initial=include_initial)
+
+
+@cumulative_prod.defvjp
+def cumulative_prod_vjp(xp, g, out, x, *, axis, include_initial=False):
+    # d out[k] / d x[j] = prod(x[i] for i <= k, i != j) for k >= j. Before the first zero
+    # of x that is out[k] / x[j]; at the first zero z it is the running product of x with
+    # x[z] read as 1; after z every term holds x[z] = 0. The division is only ever by a
+    # nonzero x, so zeros are exact (PyTorch's cumprod_backward; JAX agrees), in O(n).
+    axis = normalize_axis(axis, x.ndim)
+    if include_initial:
+        g, out = g[_from(1, axis)], out[_from(1, axis)]
+    is_zero = x == 0
+    zeros_so_far = xp.cumulative_sum(xp.astype(is_zero, x.dtype), axis=axis)
+    before_zero = zeros_so_far == 0
+    first_zero = is_zero & (zeros_so_far == 1)
+    one, nothing = scalar(xp, 1.0, g), scalar(xp, 0.0, g)
+    divided = _reverse_cumulative_sum(xp, g * out, axis) / xp.where(before_zero, x, one)
+    at_zero = xp.sum(xp.where(zeros_so_far > 0, g * xp.cumulative_prod(xp.where(first_zero, one, x), axis=axis), nothing),
+                     axis=axis, keepdims=True)
+    return (xp.where(before_zero, divided, xp.where(first_zero, at_zero, nothing)),)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from .. import _state
 from .. import namespace as pn
-from .._graph import Value
+from .._graph import Value, version_at
 from ..engine import _grad_walk, vjp_graph
 from ..errors import BackendError, DTypeError, GradientError, ShapeError
 from . import _tree
@@ -168,8 +168,12 @@ class Trace:
             self.in_trees.append(treedef)
             self.inputs.extend(tracers)
         self.raw = not self.nested and not any_value
-        with _state.entering_transform(), _state.enable_grad():
+        made = [t._id for t in self.inputs]
+        with _state.entering_transform(self.inputs), _state.enable_grad():
             result = f(*args, **kwargs)
+        # f may have written into an argument (x[i] = v, as array-api-extra's at() does):
+        # the derivative is with respect to the value it was called with.
+        self.inputs = [version_at(t, creation) for t, creation in zip(self.inputs, made)]
         if has_aux:
             if not (isinstance(result, (tuple, list)) and len(result) == 2):
                 raise GradientError(f"{what}: with has_aux=True, {_name(f)} must return a pair (output, aux)")

@@ -29,7 +29,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool 
         if out.shape != ():
             raise ShapeError(f"grad: {_name(f)} must return a scalar, got shape {out.shape}")
         if not out.backend.is_float(out.dtype) and out.backend.is_inexact(out.dtype):
-            raise DTypeError(f"grad: {_name(f)} must return a real scalar, got dtype {out.dtype} "
+            raise DTypeError(f"grad: {_name(f)} must return a real scalar, got a complex scalar of dtype {out.dtype} "
                              "(as jax.grad; backpropagate a real function of it, or use backward(cotangent))")
         seed = out.backend.xp.ones((), dtype=out.dtype)
         if trace.nested:
