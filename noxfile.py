@@ -61,6 +61,8 @@ def bench(session: nox.Session, backend: str) -> None:
     _install(session, backend)
     session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}.json",
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
+    if backend == "dask":  # in memory vs numpy, and out of core as the data outgrows the workers
+        session.run("python", "-m", "benchmarks.dask_out_of_core", "--out", "benchmarks/results/dask-out-of-core.json")
 
 
 @nox.session

@@ -235,6 +235,17 @@ def extensions(da: Any, compat: Any, np: Any) -> dict:
         reduction.__name__ = name
         return reduction
 
+    def matmul(x1, x2, /):
+        if x1.ndim >= 2 and x2.ndim == 2 and x1.numblocks[-1] == 1 and x2.numblocks[0] == 1 \
+                and x1.shape[-1] == x2.shape[0]:
+            # Nothing to sum across chunks (data @ weights): one np.matmul per block of x1.
+            # Dask's own matmul always adds a reduction, two more tasks per block.
+            batch = tuple(range(x1.ndim - 2))
+            rows, inner, columns = x1.ndim - 2, x1.ndim, x1.ndim + 1
+            return da.blockwise(np.matmul, batch + (rows, columns), x1, batch + (rows, inner), x2, (inner, columns),
+                                dtype=np.result_type(x1.dtype, x2.dtype), concatenate=True)
+        return compat.matmul(x1, x2)
+
     def take(x, indices, /, *, axis=None):
         if axis is None:  # the standard allows it for 1-D x only; Dask's take insists on an axis
             if x.ndim != 1:
@@ -301,7 +312,7 @@ def extensions(da: Any, compat: Any, np: Any) -> dict:
 
     reductions = ("max", "min", "sum", "prod", "mean", "var", "std", "argmax", "argmin", "all", "any",
                   "count_nonzero", "cumulative_sum", "cumulative_prod")
-    return dict(asarray=asarray, from_dlpack=from_dlpack, eye=eye, nonzero=nonzero, take=take,
+    return dict(asarray=asarray, from_dlpack=from_dlpack, eye=eye, nonzero=nonzero, matmul=matmul, take=take,
                 searchsorted=searchsorted, scatter=scatter, scatter_add=scatter_add,
                 **{name: computed_now(name) for name in ("unique_values", "unique_counts", "unique_inverse", "unique_all")},
                 **{name: empty_safe(name) for name in reductions if hasattr(compat, name)})
