@@ -4,6 +4,7 @@
     nox -s "tests(backend='numpy')"
     nox -s "conformance(backend='numpy')"   # writes conformance/reports/numpy.md
     nox -s "bench(backend='numpy')"
+    nox -s "array_api_tests(backend='numpy')"   # the standard's suite: polygrad vs the backend's namespace
     nox -s demo
 """
 from __future__ import annotations
@@ -53,16 +54,38 @@ def conformance(session: nox.Session, backend: str) -> None:
 @nox.session
 @nox.parametrize("backend", list(NAMES))
 def bench(session: nox.Session, backend: str) -> None:
-    """polygrad / hand-written time ratios; JSON under benchmarks/results/.
+    """polygrad / hand-written time ratios; JSON and PNG plots under benchmarks/results/.
 
     Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they slow NumPy's BLAS):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nox -s "bench(backend='numpy')"
     """
-    _install(session, backend)
-    session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}.json",
+    _install(session, backend, extras="test,plots")
+    where = "gpu" if backend == "cupy" else "cpu"  # benchmarks/gpu_check.sh names the GPU itself
+    session.run("python", "-m", "benchmarks.run", "--out", f"benchmarks/results/{backend}-{where}.json",
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
     if backend == "dask":  # in memory vs numpy, and out of core as the data outgrows the workers
         session.run("python", "-m", "benchmarks.dask_out_of_core", "--out", "benchmarks/results/dask-out-of-core.json")
+    session.run("python", "-m", "benchmarks.plot")  # PNGs of the ratios next to the JSON
+
+
+@nox.session
+@nox.parametrize("backend", list(NAMES))
+def array_api_tests(session: nox.Session, backend: str) -> None:
+    """data-apis/array-api-tests against polygrad.namespace and the backend's own namespace;
+    writes conformance/reports/array-api-tests-<backend>.md, .json.
+
+    The suite is not vendored: ARRAY_API_TESTS_DIR, else ../shared/array-api-tests next to the
+    checkout; the session skips, saying so, where neither exists. Extra arguments go to pytest
+    (after --), e.g. nox -s "array_api_tests(backend='numpy')" -- -k test_abs.
+    """
+    from conformance.array_api_suite import suite_dir  # the script's own lookup (imports no polygrad)
+
+    found, reason = suite_dir()
+    if found is None:
+        session.skip(reason)
+    _install(session, backend, extras="test,suite")
+    session.run("python", "-m", "conformance.array_api_suite", "--backend", backend, "--require",
+                *(["--"] + session.posargs if session.posargs else []), env={"POLYGRAD_BACKEND": backend})
 
 
 @nox.session

@@ -34,6 +34,7 @@ SPEC = BackendSpec(
     deviations={
         "scatter_add": "cupyx.scatter_add (atomic adds: float32 sums of repeated indices may "
                        "differ in the last bits from run to run)",
+        "special functions": "the primitives of pg.special are cupyx.scipy.special's (not yet run on a GPU)",
         "float32 matmul": "cuBLAS may use TF32 on Ampere and newer GPUs only if "
                           "CUPY_TF32=1; polygrad leaves it off",
     },

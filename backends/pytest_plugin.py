@@ -6,9 +6,22 @@ which is skipped with the probe's reason: the run passes, and says why it checke
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from backends import selected_backend_problem
 
 UNAVAILABLE = selected_backend_problem()
+
+# XLA compiles a program for every new (op, shapes, dtypes): ~40-60 ms each on a small CPU,
+# most of a test run on the jax backend, and the JAX oracle compiles the same programs in
+# every backend's run. JAX's persistent compilation cache keeps them on disk (keyed by the
+# program, the flags and the JAX version), so each is compiled once across the README's
+# per-backend runs and later runs. Set before JAX is imported; a user's own setting wins.
+_JAX_CACHE = Path(__file__).resolve().parent.parent / ".jax_cache"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_JAX_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
 def pytest_ignore_collect(collection_path, config):

@@ -36,6 +36,8 @@ def measure(name: str, repeats: int, warmup: int = 3, batch: int | None = None) 
     steps = {"polygrad": workload.polygrad_step, "handwritten": workload.handwritten_step}
     if workload.replay_step is not None:
         steps["replay"] = workload.replay_step
+    if workload.jit_step is not None:
+        steps["jit"] = workload.jit_step
     for _ in range(warmup):
         for step in steps.values():
             _timed(step, on)
@@ -55,9 +57,14 @@ def measure(name: str, repeats: int, warmup: int = 3, batch: int | None = None) 
     if "replay" in medians:
         result["replay_median_s"] = medians["replay"]
         result["replay_ratio"] = medians["replay"] / medians["handwritten"]
+    if "jit" in medians:
+        result["jit_median_s"] = medians["jit"]
+        result["jit_ratio"] = medians["jit"] / medians["handwritten"]
     if workload.ops:
         result["ops_per_step"] = workload.ops
         result["polygrad_us_per_op"] = medians["polygrad"] / workload.ops * 1e6
+        if "jit" in medians:
+            result["jit_us_per_op"] = medians["jit"] / workload.ops * 1e6
     return result
 
 

@@ -29,6 +29,7 @@ class Workload:
     handwritten_step: Callable[[], Any]
     replay_step: Callable[[], Any] | None = None
     ops: int | None = None
+    jit_step: Callable[[], Any] | None = None  # the step under pg.jit (traced once, compiled where it can be)
 
 
 def _init(rng: np.random.Generator, sizes: list[int]) -> list[np.ndarray]:
@@ -247,9 +248,17 @@ def elementwise_chain(length: int = 200, shape=(64, 64), seed: int = 0) -> Workl
         on.evaluate(g)
         return g
 
+    jitted_grad = pg.jit(pg.grad(chain))
+
+    def jit_step() -> Any:
+        g = jitted_grad(raw)
+        on.evaluate(g)
+        ready = getattr(g, "block_until_ready", None)  # jax dispatches asynchronously
+        return ready() if ready else g
+
     return Workload(
         "chain_step", f"{length} elementwise ops (*, +, tanh, sin) on {shape[0]}x{shape[1]}, forward + backward",
-        polygrad_step, handwritten_step, replay_step, ops=length + 1,
+        polygrad_step, handwritten_step, replay_step, ops=length + 1, jit_step=jit_step,
     )
 
 

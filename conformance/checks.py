@@ -30,6 +30,7 @@ import pytest
 
 import polygrad as pg
 from polygrad._backend import ArrayNamespace
+from polygrad._backend._special import scipy_special
 from polygrad.rules import RULES
 from polygrad.testing import scaled_error
 from polygrad._graph import apply
@@ -60,8 +61,10 @@ def _scatter_add(values, indices, shape, axis):
     return out
 
 
-# array-api-compat's NumPy plus polygrad's two extensions, written here with plain NumPy.
-REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add)
+# array-api-compat's NumPy plus polygrad's extensions: the scatters written here with plain
+# NumPy, the special functions SciPy's (as on the numpy backend).
+REFERENCE = ArrayNamespace("numpy float64 reference", npx, scatter=_scatter, scatter_add=_scatter_add,
+                           special=scipy_special(np))
 
 
 @contextlib.contextmanager
@@ -75,7 +78,66 @@ def quiet():
 
 def reference_forward(op: str, args: list, attrs: dict):
     with quiet():
-        return RULES[op].forward(REFERENCE, *args, **materialize(attrs, "reference"))
+        result = RULES[op].forward(REFERENCE, *args, **materialize(attrs, "reference"))
+        canonical = CANONICAL.get(op)
+        return canonical(npx, *result) if canonical else result
+
+
+# -- decompositions, made unique --------------------------------------------------------------
+# Eigenvectors, singular vectors and QR factors are unique only up to the sign of each
+# vector, which libraries choose differently. A row of such an op checks the op followed by
+# a sign normalisation (each vector flipped so the sum of the cubes of its elements is
+# positive), written once against any namespace ``m``: applied by polygrad's ops to
+# polygrad's outputs (so the gradient flows through it), by NumPy to the reference and by
+# jax.numpy to JAX's. The normalisation is locally constant, so it changes no gradient
+# beyond flipping it with its vector.
+
+def _column_signs(m, a):
+    return m.sign(m.sum(a * a * a, axis=-2, keepdims=True))
+
+
+def _row_signs(m, a):
+    return m.sign(m.sum(a * a * a, axis=-1, keepdims=True))
+
+
+CANONICAL: dict[str, Callable] = {
+    "linalg.eigh": lambda m, w, v: (w, v * _column_signs(m, v)),
+    "linalg.svd": lambda m, u, s, vh: (u * _column_signs(m, u), s, vh * _row_signs(m, vh)),
+    "linalg.qr": lambda m, q, r: (q * _column_signs(m, q), r * _row_signs(m, r)),
+}
+
+
+def _polygrad_outputs(op: str, out: pg.Value) -> list:
+    """polygrad's results of ``op`` as Values: the node itself, or a multi-output rule's
+    results (see polygrad/rules/outputs.py), made unique as the references are."""
+    if not isinstance(out.data, tuple):
+        return [out]
+    count = len(out.data)
+    parts = [apply("output", out, index=i, count=count) for i in range(count)]
+    canonical = CANONICAL.get(op)
+    return list(canonical(pg, *parts)) if canonical else parts
+
+
+_TUPLE_FUNCTIONS: dict = {}
+
+
+def _jax_function(op: str, fn: Callable | None, multi_output: bool) -> Callable | None:
+    """JAX's function for op (``fn`` if given); for a multi-output op, one returning a plain
+    tuple, made unique as CANONICAL says (kept, so the oracle's compiled programs are reused)."""
+    if not multi_output:
+        return fn
+    key = (op, fn)
+    if key not in _TUPLE_FUNCTIONS:
+        base = fn or oracle.function(op)
+        canonical = CANONICAL.get(op)
+        jnp = oracle.jax_modules()[1]
+
+        def run(*args, **attrs):
+            result = tuple(base(*args, **attrs))
+            return tuple(canonical(jnp, *result)) if canonical else result
+        _TUPLE_FUNCTIONS[key] = run
+    return _TUPLE_FUNCTIONS[key]
+
 
 
 # -- arrays and attributes on each target ------------------------------------------------------
@@ -102,8 +164,8 @@ def materialize(obj: Any, target: str) -> Any:
 def on_backend(a: np.ndarray, layout: str, dtype: str):
     """``a`` as an array of the active backend: floats in ``dtype``, laid out as asked."""
     on = pg.backend()
-    if a.dtype.kind == "f":
-        a = a.astype(dtype)
+    if a.dtype.kind in "fc":
+        a = a.astype(inexact_dtype(a, dtype))
     if layout == "t":  # the transpose of a C-ordered array: a non-contiguous view
         reverse = tuple(reversed(range(a.ndim)))
         return on.xp.permute_dims(on.asarray(np.ascontiguousarray(np.transpose(a, reverse))), reverse)
@@ -120,15 +182,41 @@ def to_host(x) -> np.ndarray:
     return np.asarray(pg.backend().to_numpy(x))
 
 
+def inexact_dtype(a: np.ndarray, dtype: str) -> str:
+    """The dtype an array of ``a``'s kind takes in a check in float ``dtype``: complex
+    arrays the complex dtype of that precision."""
+    if a.dtype.kind == "c":
+        return "complex64" if dtype == "float32" else "complex128"
+    return dtype
+
+
 def rounded(a: np.ndarray, dtype: str) -> np.ndarray:
-    """Float arrays rounded to ``dtype`` and back to float64; others unchanged."""
-    return a.astype(dtype).astype(np.float64) if a.dtype.kind == "f" else a
+    """Float (and complex) arrays rounded to ``dtype``'s precision and back to 64 bits;
+    others unchanged."""
+    if a.dtype.kind == "f":
+        return a.astype(dtype).astype(np.float64)
+    if a.dtype.kind == "c":
+        return a.astype(inexact_dtype(a, dtype)).astype(np.complex128)
+    return a
+
+
+def _parts(x) -> tuple:
+    """An op's result as a tuple of arrays (one for single-output ops)."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _finite(*arrays) -> bool:
+    return all(np.isfinite(np.asarray(p)).all() for a in arrays for p in _parts(a))
 
 
 # -- comparing ---------------------------------------------------------------------------------
 
 def errors(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     """Element by element scaled_error; 0 where both are nan, inf where only one is."""
+    if np.asarray(got).dtype.kind == "c" or np.asarray(want).dtype.kind == "c":
+        # complex: the worse of the real and the imaginary part's errors, element by element
+        got, want = np.asarray(got).astype(np.complex128), np.asarray(want).astype(np.complex128)
+        return np.maximum(errors(got.real, want.real), errors(got.imag, want.imag))
     got = np.asarray(got, dtype=np.float64).reshape(-1)
     want = np.asarray(want, dtype=np.float64).reshape(-1)
     out = np.empty(got.shape)
@@ -192,23 +280,42 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
 
     ref_args = [rounded(a, dtype) for a in ex.args]
     want = reference_forward(op, ref_args, ex.attrs)
+    wants = _parts(want)
 
-    leaves = [pg.Value(on_backend(a, layout, dtype), dtype=None if a.dtype.kind != "f" else pg.backend().dtype(dtype),
-                       requires_grad=a.dtype.kind == "f" and rule.differentiable)
-              for a, layout in zip(ex.args, ex.layouts)]
+    differentiates = [a.dtype.kind in "fc" and rule.differentiable and i not in ex.constants
+                      for i, a in enumerate(ex.args)]
+    leaves = [pg.Value(on_backend(a, layout, dtype),
+                       dtype=pg.backend().dtype(inexact_dtype(a, dtype)) if a.dtype.kind in "fc" else None,
+                       requires_grad=d)
+              for a, layout, d in zip(ex.args, ex.layouts, differentiates)]
     with quiet():
         out = apply(op, *leaves, **materialize(ex.attrs, "backend"))
-    _check_forward(op, out, want, out_dtype, tol, record)
-    checked = Checked(out.data, {})
+        outs = _polygrad_outputs(op, out)
+    _check_forward(op, outs, wants, out_dtype, tol, record)
+    checked = Checked(outs[0].data if len(outs) == 1 else tuple(o.data for o in outs), {})
     if not rule.differentiable:
         return _raise(failures, checked)
 
+    # one cotangent per output; complex outputs get complex ones (JAX's convention pairs
+    # them with the output as Re(sum(cot * out)))
     rng = np.random.default_rng(seed)
-    cot = rng.uniform(0.5, 1.5, np.shape(want)) * rng.choice([-1.0, 1.0], np.shape(want))
-    cot = rounded(np.asarray(cot), out_dtype)
+    cots = []
+    for w in wants:
+        w = np.asarray(w)
+        cot = rng.uniform(0.5, 1.5, w.shape) * rng.choice([-1.0, 1.0], w.shape)
+        if w.dtype.kind == "c":
+            cot = cot + 1j * rng.uniform(-1.5, 1.5, w.shape)
+        cots.append(rounded(np.asarray(cot), out_dtype))
     on = pg.backend()
     with quiet():
-        out.backward(on.asarray(cot.astype(out_dtype)))
+        if len(outs) == 1:
+            outs[0].backward(on.asarray(cots[0].astype(inexact_dtype(cots[0], out_dtype))))
+        else:  # a multi-output op (real outputs): backpropagate sum_i <cot_i, out_i>
+            total = None
+            for o, c in zip(outs, cots):
+                term = pg.sum(o * on.asarray(c.astype(out_dtype)))
+                total = term if total is None else total + term
+            total.backward()
     got = {}
     for i, leaf in enumerate(leaves):
         if not leaf.requires_grad:
@@ -220,31 +327,37 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
             failures.append(f"{op}: the gradient of input {i} has shape {tuple(leaf.grad.shape)} and dtype "
                             f"{leaf.grad.dtype}; the input {tuple(leaf.shape)} and {leaf.dtype}")
             continue
-        got[i] = checked.grads[i] = to_host(leaf.grad).astype(np.float64)
+        host = to_host(leaf.grad)
+        got[i] = checked.grads[i] = host.astype(np.complex128 if host.dtype.kind == "c" else np.float64)
 
     # 2. finite differences of the reference, where it is smooth
     fd_tol = max(tol, config.FD_TOLERANCE_FLOOR)
     with quiet():
-        numeric = {i: finite_differences(op, ref_args, ex.attrs, i, cot) for i in got}
+        numeric = {i: finite_differences(op, ref_args, ex.attrs, i, cots) for i in got}
     unconfirmed = any(not smooth.all() or _worst(errors(got[i], fd), smooth)[0] > fd_tol
                       for i, (fd, smooth) in numeric.items())
 
     # 3. JAX: on every example where finite differences do not confirm every element, and
-    # on the first config.jax_examples() of each op.
+    # on the first config.jax_examples(op) of each op.
     jax_grads = {}
-    if always_jax or unconfirmed or row is None or row.examples <= config.jax_examples():
+    if always_jax or unconfirmed or row is None or row.examples <= config.jax_examples(op):
         jax_attrs = materialize(ex.attrs, "jax")
-        jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, cot, jax_function)
-        finite = all(np.isfinite(np.asarray(a, dtype=np.float64)).all()
-                     for a in (want, jax_out, *ref_args, *got.values(), *(jax_all[i] for i in got)))
+        multi_output = isinstance(want, tuple)
+        jax_fn = _jax_function(op, jax_function, multi_output)
+        jax_cot = tuple(cots) if multi_output else cots[0]
+        jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, jax_cot, jax_fn)
+        finite = _finite(want, jax_out, *ref_args, *got.values(), *(jax_all[i] for i in got))
         if not finite or any(_worst(errors(g, jax_all[i]))[0] > tol for i, g in got.items()):
-            jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, cot, jax_function, compiled=False)
+            jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, jax_cot, jax_fn, compiled=False)
         # The rule's forward, run through NumPy, against JAX's own function: the reference
         # is only as right as the rule (a wrong rule is caught here, a wrong oracle too).
-        err, at = _worst(errors(want, jax_out))
-        record("forward", err, config.tolerance("float64"),
-               _pair("output", want, "JAX", jax_out, at, mine="the rule's forward through NumPy")
-               + " (a wrong rule, or a wrong entry in conformance/oracle.py)")
+        jax_outs = _parts(jax_out)
+        for part, (w, j) in enumerate(zip(wants, jax_outs)):
+            err, at = _worst(errors(w, j))
+            record("forward", err, config.tolerance("float64"),
+                   _pair(f"output {part}" if len(wants) > 1 else "output", w, "JAX", j, at,
+                         mine="the rule's forward through NumPy")
+                   + " (a wrong rule, or a wrong entry in conformance/oracle.py)")
         if row is not None:
             row.jax_examples += 1
         for i, g in got.items():
@@ -288,54 +401,62 @@ def declared(row_name: str, check: Callable[[], Any], report: Report = REPORT) -
     return result
 
 
-def _check_forward(op: str, out: pg.Value, want: Any, out_dtype: str, tol: float, record: Callable) -> None:
-    got_parts = out.data if isinstance(out.data, tuple) else (out.data,)
-    want_parts = want if isinstance(want, tuple) else (want,)
-    if len(got_parts) != len(want_parts):
-        raise ConformanceError(f"{op}: {len(got_parts)} outputs, the reference has {len(want_parts)}")
+def _check_forward(op: str, outs: list, wants: tuple, out_dtype: str, tol: float, record: Callable) -> None:
+    if len(outs) != len(wants):
+        raise ConformanceError(f"{op}: {len(outs)} outputs, the reference has {len(wants)}")
     on = pg.backend()
-    for part, (g, w) in enumerate(zip(got_parts, want_parts)):
+    for part, (out, w) in enumerate(zip(outs, wants)):
+        g = out.data
         w = np.asarray(w)
         g_host = np.asarray(on.to_numpy(g))
         if g_host.shape != w.shape:
-            raise ConformanceError(f"{op}: output shape {g_host.shape}, the reference's {w.shape}")
-        if w.dtype.kind == "f":
-            if g.dtype != on.dtype(out_dtype):
-                raise ConformanceError(f"{op}: output dtype {g.dtype}, expected {out_dtype}")
+            raise ConformanceError(f"{op}: output {part} has shape {g_host.shape}, the reference's {w.shape}")
+        if w.dtype.kind in "fc":
+            expected = inexact_dtype(w, out_dtype)
+            if g.dtype != on.dtype(expected):
+                raise ConformanceError(f"{op}: output {part} has dtype {g.dtype}, expected {expected}")
             err, at = _worst(errors(g_host, w))
             record("forward", err, tol, _pair(f"output {part}", g_host, "reference", w, at))
         else:
             if g_host.dtype.kind != w.dtype.kind and {g_host.dtype.kind, w.dtype.kind} != {"i", "u"}:
-                raise ConformanceError(f"{op}: output dtype {g.dtype}, the reference's {w.dtype}")
+                raise ConformanceError(f"{op}: output {part} has dtype {g.dtype}, the reference's {w.dtype}")
             mismatch = np.flatnonzero(g_host.reshape(-1) != w.reshape(-1))
             record("forward", math.inf if mismatch.size else 0.0, 0.0,
                    _pair(f"output {part}", g_host, "reference", w, int(mismatch[0]) if mismatch.size else -1))
 
 
-def finite_differences(op: str, args: list, attrs: dict, i: int, cot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """d/d args[i] of sum(cot * reference(args)) by central differences, and a mask of
-    the elements where the reference is smooth: finite, with one-sided differences that
-    agree (not a kink such as |x| at 0) and central differences with steps h and 2h that
-    agree (not a jump such as sign at 0, where both one-sided differences are 1/h)."""
+def finite_differences(op: str, args: list, attrs: dict, i: int, cots) -> tuple[np.ndarray, np.ndarray]:
+    """d/d args[i] of sum_k Re(sum(cot_k * reference(args)_k)) by central differences, and
+    a mask of the elements where the reference is smooth: finite, with one-sided
+    differences that agree (not a kink such as |x| at 0) and central differences with steps
+    h and 2h that agree (not a jump such as sign at 0, where both one-sided differences are
+    1/h). A complex input is stepped along its real and its imaginary part; its gradient is
+    d/d(real part) - i d/d(imaginary part), JAX's convention."""
+    cots = _parts(cots)
+
     def projected(values):
         full = list(args)
         full[i] = values
-        return float(np.sum(cot * np.asarray(reference_forward(op, full, attrs), dtype=np.float64)))
+        outs = _parts(reference_forward(op, full, attrs))
+        return float(sum(np.real(np.sum(c * np.asarray(o))) for c, o in zip(cots, outs)))
 
     x = args[i]
     base = projected(x)
-    numeric = np.zeros(x.shape)
-    smooth = np.zeros(x.shape, dtype=bool)
+    directions = (1.0, 1j) if x.dtype.kind == "c" else (1.0,)
+    numeric = np.zeros(x.shape, dtype=np.complex128 if x.dtype.kind == "c" else np.float64)
+    smooth = np.ones(x.shape, dtype=bool)
     for j in np.ndindex(*x.shape):
-        shifted = x.copy()
-        points, values = [], []
-        for step in (FD_STEP, -FD_STEP, 2 * FD_STEP, -2 * FD_STEP):
-            shifted[j] = x[j] + step
-            points.append(shifted[j] - x[j])  # the step as rounded: exact at any magnitude
-            values.append(projected(shifted))
-        (h, mh, h2, mh2), (plus, minus, plus2, minus2) = points, values
-        numeric[j] = (plus - minus) / (h - mh)
-        smooth[j] = (all(math.isfinite(v) for v in (base, *values))
-                     and scaled_error((plus - base) / h, (base - minus) / -mh) <= KINK_THRESHOLD
-                     and scaled_error(numeric[j], (plus2 - minus2) / (h2 - mh2)) <= KINK_THRESHOLD)
+        for direction in directions:
+            shifted = x.copy()
+            points, values = [], []
+            for step in (FD_STEP, -FD_STEP, 2 * FD_STEP, -2 * FD_STEP):
+                shifted[j] = x[j] + step * direction
+                points.append(float(np.real((shifted[j] - x[j]) / direction)))  # the step as rounded
+                values.append(projected(shifted))
+            (h, mh, h2, mh2), (plus, minus, plus2, minus2) = points, values
+            derivative = (plus - minus) / (h - mh)
+            numeric[j] += derivative if direction == 1.0 else -1j * derivative
+            smooth[j] &= (all(math.isfinite(v) for v in (base, *values))
+                          and scaled_error((plus - base) / h, (base - minus) / -mh) <= KINK_THRESHOLD
+                          and scaled_error(derivative, (plus2 - minus2) / (h2 - mh2)) <= KINK_THRESHOLD)
     return numeric, smooth

@@ -24,6 +24,7 @@ from hypothesis.extra.array_api import make_strategies_namespace
 
 import polygrad as pg
 from polygrad.rules import RULES, normalize_axes
+from polygrad.transforms._call import Call
 
 from . import config
 
@@ -48,6 +49,7 @@ DOMAINS: dict[str, st.SearchStrategy[float]] = {
     "above_minus_one": _grid(-0.75, 4, 0.0, 1.0, -0.5),
     "nonzero": st.one_of(_grid(0.25, 4, 1.0, 0.5), _grid(-4, -0.25, -1.0)),
     "open_unit": _grid(-0.875, 0.875, 0.0, 0.5, -0.5),  # inside (-1, 1): arcsin-like ops
+    "probability": _grid(0.0625, 0.9375, 0.5, 0.25, 0.75),  # inside (0, 1): logit, ndtri
     # For ops without a gradient only: the values they exist to classify.
     "special": st.one_of(_grid(-4, 4, 0.0, 1.0), st.sampled_from([math.nan, math.inf, -math.inf, -0.0])),
 }
@@ -67,12 +69,14 @@ class Example:
     attrs: dict
     layouts: tuple = ()
     out_dtype: str | None = None  # the output's float dtype where it is not the inputs' (astype)
+    constants: tuple = ()  # positions of float arrays passed without a gradient (gammainc's a)
 
     def __post_init__(self) -> None:
         self.layouts = self.layouts or ("c",) * len(self.args)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{_short(a)}{'' if l == 'c' else f' [{l}]'}" for a, l in zip(self.args, self.layouts))
+        args = ", ".join(f"{_short(a)}{'' if l == 'c' else f' [{l}]'}{' [constant]' if i in self.constants else ''}"
+                         for i, (a, l) in enumerate(zip(self.args, self.layouts)))
         attrs = "".join(f", {k}={_short(v)}" for k, v in self.attrs.items())
         return f"Example({args}{attrs})"
 
@@ -95,6 +99,9 @@ def array(draw, shape: tuple, kind: str) -> np.ndarray:
         return draw(xps.arrays(np.bool_, shape))
     if kind == "int":
         return draw(xps.arrays(np.int64, shape, elements=st.integers(-3, 3)))
+    if kind == "complex":  # real and imaginary parts on the grid of "real"
+        real, imag = (draw(xps.arrays(np.float64, shape, elements=DOMAINS["real"])) for _ in range(2))
+        return real + 1j * imag
     return draw(xps.arrays(np.float64, shape, elements=DOMAINS[kind]))
 
 
@@ -103,7 +110,7 @@ def example(draw, args: list, attrs: dict | None = None, **extra: Any) -> Exampl
     layouts = []
     for a in args:
         choices = ("c",)
-        if a.dtype.kind == "f" and a.ndim:
+        if a.dtype.kind in "fc" and a.ndim:
             choices = ("c", "t", "s") if a.ndim >= 2 else ("c", "s")
         layouts.append(draw(st.sampled_from(choices)))
     return Example(tuple(args), attrs or {}, tuple(layouts), **extra)
@@ -372,8 +379,229 @@ def nonzero(draw, op):
     return example(draw, [array(draw, draw(shapes(min_dims=1)), "real")])
 
 
+def constant_first(generate: Callable) -> Callable:
+    """The generator, with the first input passed as a constant: the op has no gradient in it."""
+    @st.composite
+    def with_constant(draw, op):
+        found = draw(generate(op))
+        found.constants = (0,)
+        return found
+    return with_constant
+
+
+@st.composite
+def polygamma(draw, op):
+    """x and an order n of 0 to 3 (an attribute: one Python int)."""
+    return example(draw, [array(draw, draw(shapes()), "positive")], {"n": draw(st.integers(0, 3))})
+
+
+@st.composite
+def special_logsumexp(draw, op):
+    """SciPy's logsumexp: a, sometimes weights b that broadcast with it (signed: any sign,
+    log |sum|; else positive), an axis (None, int or tuple) and keepdims."""
+    found = draw(reduction()(op))
+    if draw(st.booleans()):
+        (a,) = found.args
+        signed = draw(st.booleans())
+        b_shape = draw(st.sampled_from([a.shape, a.shape[1:], (1,) * a.ndim]))
+        b = array(draw, b_shape, "real" if signed else "positive")
+        found = example(draw, [a, b], {**found.attrs, "signed": signed})
+    return found
+
+
+@st.composite
+def special_softmax(draw, op):
+    """SciPy's softmax and log_softmax: axis None (every axis), an int or a tuple."""
+    shape = draw(shapes(min_dims=1))
+    return example(draw, [array(draw, shape, "real")], {"axis": axis_attr(draw, len(shape))})
+
+
 def logical(arity: int) -> Callable:
     return elementwise(arity, kinds=("bool",) * arity)
+
+
+class _TimesSin(Call):
+    """The ``call`` op's example: x * sin(x) computed by a function object, as checkpoint
+    and custom_vjp nodes compute theirs (the op only delegates to its ``fn``). The JAX
+    oracle differentiates ``forward`` itself, so the hand-written ``vjp`` is checked."""
+
+    name = "x * sin(x)"
+
+    def forward(self, xp, x):
+        return x * xp.sin(x)
+
+    def vjp(self, xp, g, out, x):
+        return (g * (xp.sin(x) + x * xp.cos(x)),)
+
+
+@st.composite
+def call(draw, op):
+    return example(draw, [array(draw, draw(shapes()), "real")], {"fn": _TimesSin()})
+
+
+# -- linalg: well-conditioned matrices -------------------------------------------------------------
+# Not on the grid: decompositions are only differentiable (and finite differences only
+# accurate) where the matrix is well conditioned and its eigen/singular values are apart,
+# so matrices are built from a seed as Q diag(values) P^T with random orthogonal Q, P and
+# values drawn one per bin of a range (adjacent ones at least a fifth of a bin apart).
+
+def _rng(draw) -> np.random.Generator:
+    return np.random.default_rng(draw(st.integers(0, 2**32 - 1), label="matrix seed"))
+
+
+def _batch(draw) -> tuple:
+    return draw(xps.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=2), label="batch")
+
+
+def _orthogonal(rng, batch: tuple, n: int) -> np.ndarray:
+    return np.linalg.qr(rng.normal(size=batch + (n, n)))[0]
+
+
+def _spread(rng, batch: tuple, k: int, low: float, high: float) -> np.ndarray:
+    """k values per matrix in [low, high], one in each of k equal bins, shuffled."""
+    width = (high - low) / max(k, 1)
+    values = low + width * (np.arange(k) + rng.uniform(0.1, 0.9, batch + (k,)))
+    return rng.permuted(values, axis=-1)
+
+
+def _matrix(rng, batch: tuple, m: int, n: int, low: float = 0.5, high: float = 2.5) -> np.ndarray:
+    """An m x n matrix of full rank with singular values spread over [low, high]."""
+    k = min(m, n)
+    s = _spread(rng, batch, k, low, high)
+    u, v = _orthogonal(rng, batch, m)[..., :k], _orthogonal(rng, batch, n)[..., :k]
+    return (u * s[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def _symmetric(rng, batch: tuple, n: int, low: float, high: float) -> np.ndarray:
+    """A symmetric matrix with eigenvalues spread over [low, high], plus an antisymmetric
+    part (the rules read the symmetric part, as JAX's do: the gradient must not see it)."""
+    q = _orthogonal(rng, batch, n)
+    w = _spread(rng, batch, n, low, high)
+    noise = rng.normal(size=batch + (n, n)) * 0.25
+    return (q * w[..., None, :]) @ np.swapaxes(q, -1, -2) + noise - np.swapaxes(noise, -1, -2)
+
+
+def linalg_matrix(kind: str, **attr_strategies) -> Callable:
+    """One square matrix: "general" (well conditioned, either sign of det), "symmetric"
+    (eigenvalues apart, in [-3, 3]) or "spd" (eigenvalues in [0.5, 3]), with attributes."""
+    @st.composite
+    def generate(draw, op):
+        rng, batch, n = _rng(draw), _batch(draw), draw(st.integers(1, MAX_SIDE))
+        if kind == "general":
+            x = _matrix(rng, batch, n, n)
+        else:
+            x = _symmetric(rng, batch, n, *((-3.0, 3.0) if kind == "symmetric" else (0.5, 3.0)))
+        attrs = {name: draw(strategy) for name, strategy in attr_strategies.items()}
+        return example(draw, [x], attrs)
+    return generate
+
+
+@st.composite
+def linalg_solve(draw, op):
+    """A well-conditioned x1 and x2 of shape (M,) or (..., M, K), batch axes broadcasting."""
+    rng, n = _rng(draw), draw(st.integers(1, MAX_SIDE))
+    batch_a, batch_b = draw(xps.mutually_broadcastable_shapes(2, max_dims=2, min_side=1, max_side=2)).input_shapes
+    a = _matrix(rng, batch_a, n, n)
+    b_shape = (n,) if draw(st.booleans()) else batch_b + (n, draw(st.integers(1, MAX_SIDE)))
+    return example(draw, [a, rng.normal(size=b_shape)])
+
+
+def linalg_rectangular(**attr_strategies) -> Callable:
+    """An m x n matrix of full rank with singular values apart (svd, svdvals, pinv)."""
+    @st.composite
+    def generate(draw, op):
+        rng, batch = _rng(draw), _batch(draw)
+        m, n = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+        attrs = {name: draw(strategy) for name, strategy in attr_strategies.items()}
+        if op == "linalg.svd":  # full_matrices=True has no vector gradient unless square (as JAX)
+            attrs["full_matrices"] = m == n and draw(st.booleans())
+        return example(draw, [_matrix(rng, batch, m, n)], attrs)
+    return generate
+
+
+@st.composite
+def linalg_qr(draw, op):
+    """Full column rank (tall), or a well-conditioned leading square block (wide); mode
+    "complete" only where it equals "reduced" (m <= n: else Q's extra columns have no gradient)."""
+    rng, batch = _rng(draw), _batch(draw)
+    m, n = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+    if m >= n:
+        x = _matrix(rng, batch, m, n)
+    else:
+        x = np.concatenate([_matrix(rng, batch, m, m), rng.normal(size=batch + (m, n - m))], axis=-1)
+    mode = draw(st.sampled_from(["reduced", "complete"])) if m <= n else "reduced"
+    return example(draw, [x], {"mode": mode})
+
+
+@st.composite
+def linalg_matrix_rank(draw, op):
+    """A matrix of any rank r <= min(m, n) (singular values 0 or in [0.5, 2.5])."""
+    rng, batch = _rng(draw), _batch(draw)
+    m, n = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+    rank = draw(st.integers(0, min(m, n)))
+    x = _matrix(rng, batch, m, n)
+    if rank < min(m, n):
+        x = _matrix(rng, batch, m, rank) @ _matrix(rng, batch, rank, n) if rank else np.zeros(batch + (m, n))
+    return example(draw, [x], {"rtol": draw(st.sampled_from([None, 1e-6]))})
+
+
+@st.composite
+def linalg_cross(draw, op):
+    """3-vectors along a negative axis; the other axes broadcast."""
+    tail = draw(st.sampled_from([(), (2,)]))
+    batch_a, batch_b = draw(xps.mutually_broadcastable_shapes(2, max_dims=2, min_side=1, max_side=2)).input_shapes
+    args = [array(draw, batch + (3,) + tail, "real") for batch in (batch_a, batch_b)]
+    return example(draw, args, {"axis": -1 - len(tail)})
+
+
+# -- fft ------------------------------------------------------------------------------------
+
+_NORMS = st.sampled_from(["backward", "ortho", "forward"])
+# the kind of each transform's input: complex, or real (rfft's family)
+_FFT_INPUT = {"fft.rfft": "real", "fft.rfftn": "real", "fft.ihfft": "real"}
+_REAL_INVERSE = {"fft.irfft", "fft.irfftn", "fft.hfft"}  # default length 2 (m - 1)
+
+
+@st.composite
+def fft_1d(draw, op):
+    """x, an axis, a length n (None: the default; else shorter or longer: trimmed or
+    zero-padded) and a norm mode."""
+    shape = draw(shapes(min_dims=1, max_dims=2, min_side=1))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    n = draw(st.none() | st.integers(1, MAX_SIDE + 2))
+    if n is None and op in _REAL_INVERSE and shape[axis] < 2:
+        n = draw(st.integers(1, MAX_SIDE + 2))
+    x = array(draw, shape, _FFT_INPUT.get(op, "complex"))
+    return example(draw, [x], {"n": n, "axis": axis, "norm": draw(_NORMS)})
+
+
+@st.composite
+def fft_nd(draw, op):
+    """x, axes (None, or distinct axes in any order, negative too) and sizes s (None, or
+    one per axis: -1 for the input's, else trimmed or zero-padded)."""
+    shape = draw(shapes(min_dims=1, max_dims=3, min_side=1))
+    ndim = len(shape)
+    axes = None
+    if draw(st.booleans()):
+        chosen = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+        axes = tuple(draw(st.sampled_from([a, a - ndim])) for a in chosen)
+    s = None
+    if axes is not None and draw(st.booleans()):
+        s = tuple(draw(st.sampled_from([-1, 1, 2, 3, 4])) for _ in axes)
+    last = (axes[-1] if axes else ndim - 1) % ndim
+    if op in _REAL_INVERSE and shape[last] < 2 and (s is None or s[-1] == -1):
+        shape = shape[:last] + (2,) + shape[last + 1:]
+    x = array(draw, shape, _FFT_INPUT.get(op, "complex"))
+    return example(draw, [x], {"s": s, "axes": axes, "norm": draw(_NORMS)})
+
+
+@st.composite
+def fft_shift(draw, op):
+    shape = draw(shapes(min_dims=1))
+    ndim = len(shape)
+    axes = draw(st.none() | st.integers(-ndim, ndim - 1)
+                | st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple))
+    return example(draw, [array(draw, shape, "real")], {"axes": axes})
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -427,6 +655,47 @@ GENERATORS: dict[str, Callable] = {
     "searchsorted": searchsorted,
     "nonzero": nonzero,
     "astype": astype,
+    # a function run as one node (checkpoint, custom_vjp, custom_jvp)
+    "call": call,
+
+
+    # the linalg extension
+    "linalg.cholesky": linalg_matrix("spd", upper=st.booleans()),
+    "linalg.inv": linalg_matrix("general"),
+    "linalg.det": linalg_matrix("general"),
+    "linalg.slogdet": linalg_matrix("general"),
+    "linalg.eigh": linalg_matrix("symmetric"),
+    "linalg.eigvalsh": linalg_matrix("symmetric"),
+    "linalg.solve": linalg_solve,
+    "linalg.pinv": linalg_rectangular(),
+    "linalg.svd": linalg_rectangular(),
+    "linalg.svdvals": linalg_rectangular(),
+    "linalg.qr": linalg_qr,
+    "linalg.matrix_rank": linalg_matrix_rank,
+    "linalg.cross": linalg_cross,
+    # the fft extension
+    **{op: fft_1d for op in ("fft.fft", "fft.ifft", "fft.rfft", "fft.irfft", "fft.hfft", "fft.ihfft")},
+    **{op: fft_nd for op in ("fft.fftn", "fft.ifftn", "fft.rfftn", "fft.irfftn")},
+    "fft.fftshift": fft_shift,
+    "fft.ifftshift": fft_shift,
+    # SciPy's special functions
+    **{f"special.{name}": elementwise(1) for name in (
+        "erf", "erfc", "erfinv", "erfcx", "ndtr", "log_ndtr", "ndtri", "gammaln", "gamma", "digamma",
+        "i0e", "i1e", "expit", "logit", "log_expit", "softplus", "entr", "sinc", "cbrt")},
+    **{f"special.{name}": elementwise(2) for name in (
+        "betaln", "xlogy", "xlog1py", "rel_entr", "kl_div", "huber", "pseudo_huber", "boxcox")},
+    "special.gammainc": constant_first(elementwise(2)),
+    "special.gammaincc": constant_first(elementwise(2)),
+    "special.polygamma": polygamma,
+    "special.logsumexp": special_logsumexp,
+    "special.softmax": special_softmax,
+    "special.log_softmax": special_softmax,
+}
+
+# Rules the op rows do not call directly, with where they are checked instead.
+CHECKED_THROUGH_OTHERS = {
+    "output": "the projection of a multi-output rule's results: every row of linalg.eigh, "
+              "linalg.svd, linalg.qr and linalg.slogdet runs it, forward and backward",
 }
 
 

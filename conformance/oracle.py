@@ -98,7 +98,59 @@ def _table() -> dict[str, Callable]:
         "scatter_add": scatter_add,
         # dtype
         "astype": lambda x, *, dtype: x.astype(dtype),
+        # a function as one node: JAX differentiates the function's own forward
+        "call": lambda *arrays, fn: fn.forward(jnp, *arrays),
+        # special functions: JAX's under another name or signature, or built from jnp where
+        # JAX has none (jax.scipy.special.<name> is the default)
+        "special.log_expit": jax.nn.log_sigmoid,
+        "special.softplus": jax.nn.softplus,
+        "special.sinc": jnp.sinc,
+        "special.cbrt": jnp.cbrt,
+        "special.polygamma": lambda x, *, n: jax.scipy.special.polygamma(n, x),
+        "special.logsumexp": _logsumexp(jax),
+        "special.huber": _huber(jnp),
+        "special.pseudo_huber": _pseudo_huber(jnp),
+        "special.boxcox": _boxcox(jnp),
     }
+
+
+# SciPy functions JAX lacks (huber, pseudo_huber), or gets wrong (boxcox's gradient in lmbda
+# at lmbda == 0 is 0 in JAX; its limit is log(x)**2 / 2), written in jax.numpy from their
+# definitions (scipy.special's documentation), independently of polygrad's rules.
+
+def _logsumexp(jax):
+    def logsumexp(a, *b, axis=None, keepdims=False, signed=False):
+        out = jax.scipy.special.logsumexp(a, axis=axis, b=b[0] if b else None, keepdims=keepdims,
+                                          return_sign=signed)
+        return out[0] if signed else out  # polygrad's rule: log |sum|; the sign is a separate node
+    return logsumexp
+
+
+def _huber(jnp):
+    def huber(delta, r):
+        inside = jnp.abs(r) <= delta
+        value = jnp.where(inside, r ** 2 / 2, delta * (jnp.abs(r) - delta / 2))
+        return jnp.where(delta < 0, jnp.inf, value)
+    return huber
+
+
+def _pseudo_huber(jnp):
+    def pseudo_huber(delta, r):
+        positive = delta > 0
+        safe = jnp.where(positive, delta, 1.0)
+        value = safe ** 2 * (jnp.sqrt(1 + (r / safe) ** 2) - 1)
+        return jnp.where(delta < 0, jnp.inf, jnp.where(positive, value, 0.0))
+    return pseudo_huber
+
+
+def _boxcox(jnp):
+    def boxcox(x, lmbda):
+        log_x = jnp.log(x)
+        at_zero = lmbda == 0
+        safe = jnp.where(at_zero, 1.0, lmbda)
+        # log(x) + lmbda log(x)**2 / 2 is log(x) at lmbda == 0, with the limit's derivative there
+        return jnp.where(at_zero, log_x + lmbda * log_x ** 2 / 2, jnp.expm1(safe * log_x) / safe)
+    return boxcox
 
 
 _TABLE: dict[str, Callable] | None = None
@@ -142,7 +194,8 @@ _COMPILED: dict = {}
 
 def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | None = None,
         *, compiled: bool = True) -> tuple[np.ndarray, list]:
-    """JAX's output and cotangents of every float argument (None for the others).
+    """JAX's output and cotangents of every float (or complex) argument (None for the others).
+    A multi-output op's ``fn`` returns a tuple and takes a tuple ``cotangent``.
 
     args: NumPy arrays (float64 floats); attrs: already JAX's (see checks.materialize);
     fn: JAX's function to use instead of the table's.
@@ -154,7 +207,7 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
     0 * inf and 0 * nan into 0. Callers confirm eagerly where anything is not finite.
     """
     jax, jnp = jax_modules()
-    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind == "f")
+    floats = tuple(i for i, a in enumerate(args) if a.dtype.kind in "fc")
     key = (op, floats, repr(attrs), fn)
     run = _COMPILED.get(key) if compiled else None
     if run is None:
@@ -167,12 +220,16 @@ def vjp(op: str, args: list, attrs: dict, cotangent: np.ndarray, fn: Callable | 
                     full[i] = v
                 return fn(*full, **attrs)
             out, pullback = jax.vjp(on_floats, *[arrays[i] for i in floats])
+            if isinstance(out, tuple):  # a multi-output op: one cotangent per output
+                return out, pullback(tuple(c.astype(o.dtype) for c, o in zip(cot, out)))
             return out, pullback(cot.astype(out.dtype))
         if compiled:
             run = _COMPILED[key] = jax.jit(run)
     with jax.default_device(jax.devices("cpu")[0]):
-        out, cts = run([jnp.asarray(a) for a in args], jnp.asarray(cotangent))
+        cot = tuple(map(jnp.asarray, cotangent)) if isinstance(cotangent, tuple) else jnp.asarray(cotangent)
+        out, cts = run([jnp.asarray(a) for a in args], cot)
     grads: list = [None] * len(args)
     for i, ct in zip(floats, cts):
-        grads[i] = np.asarray(ct, dtype=np.float64)
-    return np.asarray(out), grads
+        ct = np.asarray(ct)
+        grads[i] = ct.astype(np.complex128 if ct.dtype.kind == "c" else np.float64)
+    return (tuple(map(np.asarray, out)) if isinstance(out, tuple) else np.asarray(out)), grads

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
+import polygrad as pg
 from polygrad.rules import RULES
 from polygrad.testing import planted_error
 
@@ -43,7 +44,16 @@ def _exp_forward_wrong(xp, x):
     return xp.exp(x) * xp.asarray(1.01, dtype=x.dtype)
 
 
+def _irfft_vjp_unweighted(xp, g, out, x, *, n=None, axis=-1, norm="backward"):
+    """irfft's transpose without the Hermitian weights (2 for the frequencies that stand for
+    two): the classic mistake, right at frequency 0 and n/2 only."""
+    ct = xp.conj(xp.fft.rfft(g, n=n, axis=axis, norm={"backward": "forward", "forward": "backward"}.get(norm, norm)))
+    return (ct,)
+
+
 X = np.array([[0.5, -1.25, 2.0], [0.0, 1.5, -0.75]])
+SYMMETRIC = np.array([[2.0, 0.5, -0.25], [0.5, -1.0, 0.75], [-0.25, 0.75, 0.5]])  # eigenvalues apart
+SPECTRUM = np.array([1.0 + 0.5j, -0.5 + 1.0j, 0.25 - 0.75j, 2.0 + 0.0j])
 
 # row -> (op, attribute of the rule to replace, replacement, example, checks that must fail)
 PLANTED = {
@@ -63,6 +73,12 @@ PLANTED = {
         "exp", "forward", _exp_forward_wrong, Example((X,), {}), {"forward", "jax"}),
     "meta: relu'(0) = 1, wrong at the kink only": (
         "relu", "vjp", _relu_kink_wrong, Example((X,), {}), {"jax"}),
+    # a multi-output rule (a tuple of results, signs made unique) and complex cotangents
+    "meta: a 1% error in eigh's vjp": (
+        "linalg.eigh", "vjp", planted_error(RULES["linalg.eigh"].vjp, 1.01), Example((SYMMETRIC,), {}), {"fd", "jax"}),
+    "meta: irfft's vjp without the Hermitian weights": (
+        "fft.irfft", "vjp", _irfft_vjp_unweighted, Example((SPECTRUM,), {"n": 6, "axis": -1, "norm": "ortho"}),
+        {"fd", "jax"}),
     "meta: max ties not shared": (
         "max", "vjp", _max_ties_wrong, Example((np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]]),),
                                               {"axis": 1, "keepdims": False}), {"jax"}),
@@ -72,6 +88,10 @@ PLANTED = {
 @pytest.mark.parametrize("row", [pytest.param(r, marks=pytest.mark.conformance_row(r)) for r in PLANTED])
 def test_planted_mistake_is_caught(row, monkeypatch):
     op, attribute, replacement, example, must_fail = PLANTED[row]
+    if (any(a.dtype.kind == "c" for a in example.args) and config.dtype_name() == "float64"
+            and not hasattr(pg.backend().xp, "complex128")):
+        pytest.skip(f"{pg.backend().name} has no complex128 (see its declared deviations); "
+                    "this row runs with POLYGRAD_CONFORMANCE_DTYPE=float32")
     check_op(op, example, seed=5, always_jax=True)  # the real rule passes
     monkeypatch.setattr(RULES[op], attribute, replacement)
     with pytest.raises(ConformanceError) as caught:

@@ -11,17 +11,24 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import re
 from typing import Any
 
-from . import _backend, _state
-from .errors import BackendError, DTypeError, OpError, PolygradError, ShapeError
+from . import _anomaly, _backend, _state
+from .errors import AxisError, BackendError, DTypeError, IndexingError, OpError, PolygradError, ShapeError, TracerError
 from .rules import RULES, Rule
 
-__all__ = ["Value", "apply", "run_forward", "describe_failure", "as_dtype", "RULES"]
+__all__ = ["Value", "BatchedValue", "apply", "run_forward", "describe_failure", "as_dtype", "dtype_name", "RULES"]
 
 _NO_ATTRS: dict = {}
 _grad_enabled = _state._grad_enabled.get  # read on every apply: a ContextVar lookup
-_creation = itertools.count()  # creation order: the backward walk's ordering key
+_vmapping = _state._vmapping.get
+# Creation order: the backward walk's ordering key. Shared by all threads, which is safe:
+# next() on itertools.count is one C call, atomic under the GIL, so ids are unique; the
+# walk needs only that a node's id exceeds its parents' (a node is made after them).
+_creation = itertools.count()
+_anomaly_watch = _state.anomaly_watch  # non-zero while anomaly mode is on somewhere
+_profiler = None  # set by pg.profile(): when None, profiling costs one global read per op
 
 
 class Value:
@@ -36,6 +43,9 @@ class Value:
     __slots__ = (
         "data", "grad", "op", "parents", "attrs", "requires_grad", "backend", "name",
         "_shape", "_dtype", "_order", "_walk", "_retain", "_ct", "_id", "__weakref__",
+        # set only where needed (read with getattr and a default): a placeholder's flag,
+        # the replay plan cached on a root, the user's source line in anomaly mode
+        "_placeholder", "_plan", "_origin",
     )
 
     def __init__(self, data: Any = None, *, shape: tuple | None = None, dtype: Any = None,
@@ -56,28 +66,29 @@ class Value:
         self._shape = None
         self._dtype = None
         self._id = next(_creation)
+        self._placeholder = data is None
         if data is None:
             if shape is None:
                 raise ShapeError("Value: give data, or a shape (None for any size) for a placeholder")
             self.data = None
             self._shape = tuple(None if n is None else int(n) for n in shape)
-            self._dtype = _backend.default_dtype(on) if dtype is None else as_dtype(on, dtype)
+            self._dtype = _backend.default_dtype(on) if dtype is None else as_dtype(on, dtype, "placeholder")
         else:
             self.data = _leaf_array(data, on, dtype)
             if shape is not None and tuple(shape) != tuple(self.data.shape):
                 raise ShapeError(f"Value: data has shape {tuple(self.data.shape)}, not {tuple(shape)}")
-        is_float = on.is_float(self.dtype)
-        if requires_grad and not is_float:
+        inexact = on.is_inexact(self.dtype)  # real or complex floating
+        if requires_grad and not inexact:
             raise DTypeError(
                 f"Value: a leaf of dtype {self.dtype} cannot require a gradient; "
-                "only floating-point leaves can (cast it with pg.astype first)"
+                "only floating-point (real or complex) leaves can (cast it with pg.astype first)"
             )
-        self.requires_grad = is_float and data is not None if requires_grad is None else bool(requires_grad)
+        self.requires_grad = inexact and data is not None if requires_grad is None else bool(requires_grad)
 
     @classmethod
     def _wrap(cls, data, on, *, requires_grad: bool = False, name: str | None = None) -> "Value":
         """A leaf around an array of backend ``on``, dtype untouched."""
-        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_float(data.dtype), on)
+        leaf = cls._node(data, None, (), _NO_ATTRS, requires_grad and on.is_inexact(data.dtype), on)
         leaf.name = name
         return leaf
 
@@ -103,8 +114,14 @@ class Value:
     # -- array attributes (the rest of Value's interface is attached in value.py) --------
     @property
     def shape(self) -> tuple | None:
-        """The shape; for a placeholder its declared shape, None before a feed for nodes."""
-        return tuple(self.data.shape) if self.data is not None else self._shape
+        """The shape; for a placeholder its declared shape, None before a feed for nodes.
+        (The internal node of a multi-output rule, whose data is a tuple: its shapes.)"""
+        data = self.data
+        if data is None:
+            return self._shape
+        if isinstance(data, tuple):
+            return tuple(tuple(a.shape) for a in data)
+        return tuple(data.shape)
 
     @property
     def ndim(self) -> int:
@@ -118,6 +135,8 @@ class Value:
     @property
     def dtype(self) -> Any:
         if self.data is not None:
+            if isinstance(self.data, tuple):  # a multi-output rule's node: its dtypes
+                return tuple(a.dtype for a in self.data)
             return self.data.dtype
         if self._dtype is not None:
             return self._dtype
@@ -129,6 +148,13 @@ class Value:
 
     def _require_data(self, what: str):
         if self.data is None:
+            if _state._jit_tracing.get():
+                raise TracerError(
+                    f"{what}: under pg.jit, {self._describe()} is traced, its value unknown until the "
+                    "compiled function runs; Python control flow on it (if, while, bool, float, item) "
+                    "cannot be compiled. Use pg.where, or pass the value as a static Python number "
+                    "(jit(f, static_argnums=...)), or call f without jit"
+                )
             raise PolygradError(
                 f"{what}: {self._describe()} has no data yet; feed its placeholders with "
                 "root.forward(name=array) first"
@@ -141,37 +167,106 @@ class Value:
         return f"the output of {self.op}"
 
 
+class BatchedValue(Value):
+    """A Value under vmap: its data carry the batch axis in front, everything else (shape,
+    ndim, the attrs recorded on its node) describes one example. Ops see examples; apply
+    runs each op once on the whole batch through the op's batching rule."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self) -> tuple | None:
+        return tuple(self.data.shape)[1:]
+
+
 # -- making leaves and constants -------------------------------------------------------------
 
-def as_dtype(on: _backend.Backend, dtype: Any) -> Any:
-    """A dtype given by name or object, as the backend's dtype object."""
-    return on.dtype(dtype) if isinstance(dtype, str) else dtype
+# Every dtype name polygrad accepts; a backend may lack some (bfloat16 on NumPy).
+DTYPE_NAMES = (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
+)
+
+
+def dtype_name(dtype: Any) -> str:
+    """A dtype object of any library (or a NumPy type) as its plain name: 'float32'."""
+    name = dtype.__name__ if isinstance(dtype, type) else getattr(dtype, "name", None)
+    if not isinstance(name, str):
+        name = str(dtype).rsplit(".", 1)[-1]
+    return "bool" if name == "bool_" else name
+
+
+def as_dtype(on: _backend.Backend, dtype: Any, op: str = "dtype") -> Any:
+    """A dtype given by name, or as any library's dtype object, as the backend's dtype object
+    (``"float32"`` and ``numpy.float32`` both work on every backend)."""
+    name = dtype if isinstance(dtype, str) else dtype_name(dtype)
+    if name in DTYPE_NAMES:
+        found = getattr(on.xp, name, None)
+        if found is not None:
+            return found
+        raise DTypeError(
+            f"{op}: dtype {name!r} is not supported by the {on.name} backend; it has "
+            f"{', '.join(n for n in DTYPE_NAMES if getattr(on.xp, n, None) is not None)}"
+        )
+    if isinstance(dtype, str):
+        raise DTypeError(f"{op}: unknown dtype name {dtype!r}; dtype names are {', '.join(DTYPE_NAMES)}")
+    return dtype  # not a name polygrad knows: let the backend judge it
 
 
 def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
-    """The array a new leaf holds; float data takes the default float dtype unless given one."""
-    dtype = None if dtype is None else as_dtype(on, dtype)
+    """The array a new leaf holds: always its own copy (a caller's array mutated later
+    never changes it); float data takes the default float dtype unless given one."""
+    dtype = None if dtype is None else as_dtype(on, dtype, "Value")
     if isinstance(data, Value):
         data = data._require_data("Value")
+    if isinstance(data, (str, bytes)):
+        raise DTypeError(f"Value: cannot make a numeric array from {type(data).__name__} {_short_repr(data)}")
     if isinstance(data, (numbers.Number, list, tuple)):
-        return on.asarray(data, dtype=dtype or _backend.default_dtype(on))
-    if not on.is_array(data):
-        data = on.asarray(data)
+        return _numeric(on, _converted(on, data, dtype or _backend.default_dtype(on)), data)
+    given = data
+    copied = not on.is_array(data)
+    if copied:
+        data = _converted(on, data, None, copy=True)
+    _numeric(on, data, given)
     if dtype is None and on.is_float(data.dtype):
         dtype = _backend.default_dtype(on)
     if dtype is not None and data.dtype != dtype:
-        data = on.xp.astype(data, dtype)
+        return on.xp.astype(data, dtype)  # a new array
+    return data if copied else on.xp.asarray(data, copy=True)
+
+
+def _converted(on: _backend.Backend, obj: Any, dtype: Any, copy: bool | None = None):
+    try:
+        return on.asarray(obj, dtype=dtype, copy=copy)
+    except DTypeError as exc:
+        text = str(exc)
+        if any(word in text for word in ("shape", "sequence", "inhomogeneous", "non-uniform", "ragged")):
+            raise ShapeError(f"Value: the nested lists of {_short_repr(obj)} are ragged: {text}") from exc
+        raise DTypeError(f"Value: {text}") from exc
+
+
+def _numeric(on: _backend.Backend, data: Any, given: Any):
+    """``data``, checked to hold numbers (NumPy makes arrays of strings and objects too)."""
+    try:
+        numeric = on.xp.isdtype(data.dtype, ("bool", "numeric"))
+    except Exception:  # noqa: BLE001 - a dtype the namespace does not know is not numeric
+        numeric = False
+    if not numeric:
+        raise DTypeError(f"Value: cannot make a numeric array from {_short_repr(given)} (dtype {data.dtype})")
     return data
 
 
 # (backend, dtype, type, value[, sign of zero]) -> constant leaf. Python numbers in
 # expressions are lifted once: array-api-compat's asarray costs 3 us on NumPy, ~460 us on JAX.
+# Shared by all threads, which is safe: a key always maps to an equal, read-only constant,
+# whichever thread made it, and dict get/set/clear are atomic under the GIL.
 _constants: dict = {}
 _CONSTANTS_KEPT = 4096
 
 
 def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
-    key = (on, dtype, type(obj), obj, math.copysign(1.0, obj) if obj == 0 else 0.0)
+    zero_sign = 0.0 if obj != 0 or isinstance(obj, complex) else math.copysign(1.0, obj)
+    key = (on, dtype, type(obj), obj, zero_sign)
     found = _constants.get(key)
     if found is None:
         data = on.asarray(obj, dtype=dtype)
@@ -186,81 +281,218 @@ def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
     return found
 
 
-def _constant(obj: Any, on: _backend.Backend, like: "Value | None", op: str) -> Value:
-    """A raw array or Python number met in an expression: a constant leaf."""
+# Dtype kinds in promotion order: a Python number of a later kind than the Values beside it
+# lifts them (bool + 1 is an integer, int + 1.0 a float), as the standard and NumPy promote.
+_KINDS = ("bool", "int", "float", "complex")
+# Ops whose operands must stay bool: Python numbers beside a bool become bool constants.
+_LOGICAL_OPS = frozenset(("logical_and", "logical_or", "logical_xor", "logical_not"))
+_default_ints: dict = {}  # backend -> its default integer dtype (int64; int32 on MLX)
+
+
+def _kind(dtype: Any, on: _backend.Backend) -> str:
+    if on.is_float(dtype):
+        return "float"
+    xp = on.xp
+    if dtype == xp.bool:
+        return "bool"
+    return "complex" if xp.isdtype(dtype, "complex floating") else "int"
+
+
+def _number_kind(obj: Any) -> str:
     if isinstance(obj, bool):
-        return _number_constant(obj, on.xp.bool, on)
-    if isinstance(obj, numbers.Number):
-        like_dtype = None if like is None else like.dtype
-        if like_dtype is not None and (on.is_float(like_dtype) or isinstance(obj, numbers.Integral)):
-            dtype = like_dtype
-        else:
-            dtype = _backend.default_dtype(on)
-        return _number_constant(obj, dtype, on)
-    if on.is_array(obj) or hasattr(obj, "__array__") or hasattr(obj, "__dlpack__"):
-        data = obj if on.is_array(obj) else on.asarray(obj)
-        if on.is_float(data.dtype) and data.dtype != (default := _backend.default_dtype(on)):
-            data = on.xp.astype(data, default)  # float constants take the default dtype, as in JAX
-        return Value._node(data, None, (), _NO_ATTRS, False, on)
-    raise TypeError(f"{op}: cannot use an object of type {type(obj).__name__} as an operand")
+        return "bool"
+    if isinstance(obj, numbers.Integral):
+        return "int"
+    return "float" if isinstance(obj, numbers.Real) else "complex"
 
 
-def _dtype_source(inputs: tuple, on: _backend.Backend) -> "Value | None":
-    """The Value whose dtype Python numbers take: the first float one, else the first."""
-    first = None
+def _kind_dtype(kind: str, on: _backend.Backend, like_dtype: Any) -> Any:
+    """The dtype of ``kind`` at the precision of ``like_dtype`` (a float or complex one) or the
+    backend's default."""
+    if kind == "int":
+        found = _default_ints.get(on)
+        if found is None:
+            found = _default_ints[on] = on.xp.asarray(0).dtype
+        return found
+    if kind == "bool":
+        return on.xp.bool
+    wide = like_dtype is not None and dtype_name(like_dtype) in ("float64", "complex128")
+    if kind == "float":
+        return on.xp.float64 if wide else _backend.default_dtype(on)
+    wide = wide or dtype_name(_backend.default_dtype(on)) == "float64"
+    return on.xp.complex128 if wide else on.xp.complex64
+
+
+def _lift(inputs: tuple, on: _backend.Backend, op: str) -> tuple:
+    """The parents of a node whose inputs include raw arrays or Python numbers.
+
+    Arrays become constant leaves (floats in the default float dtype, as JAX's weak types).
+    Python numbers take the dtype of the Values beside them (the first float one, else the
+    first; where's condition does not count) unless the number is of a later kind (bool <
+    int < float < complex): then the number takes the default dtype of its kind and the
+    bool or integer Values are cast to it, as the standard and NumPy promote. Logical ops
+    keep their operands bool."""
+    like = None
+    found_float = False
+    condition = op == "where"  # where's first input does not decide the dtype
     for x in inputs:
-        if isinstance(x, Value) and (x.data is not None or x._dtype is not None):
+        if condition:
+            condition = False
+        elif isinstance(x, Value) and (x.data is not None or x._dtype is not None):
             if on.is_float(x.dtype):
-                return x
-            first = first or x
-    return first
+                like = x
+                found_float = True
+                break
+            like = like or x
+    if found_float:  # the common case: a float Value and real numbers take its dtype
+        dtype = like.dtype
+        parents = []
+        for x in inputs:
+            if isinstance(x, Value):
+                parents.append(x)
+            elif x.__class__ is float or x.__class__ is int:
+                parents.append(_number_constant(x, dtype, on))
+            else:
+                break
+        else:
+            return tuple(parents)
+    like_dtype = None if like is None else like.dtype
+    like_kind = None if like is None else _kind(like_dtype, on)
+    strongest = like_kind
+    for x in inputs:
+        if isinstance(x, numbers.Number) and not isinstance(x, Value):
+            kind = _number_kind(x)
+            if strongest is None or _KINDS.index(kind) > _KINDS.index(strongest):
+                strongest = kind
+    logical = op in _LOGICAL_OPS
+    promote = (not logical and like_kind is not None and strongest != like_kind
+               and _KINDS.index(strongest) > _KINDS.index(like_kind))
+    if promote:
+        target = _kind_dtype(strongest, on, like_dtype if like_kind == "float" else None)
+    elif like is not None:
+        target = like_dtype
+    elif strongest is None or strongest == "float" or (strongest == "int" and op != "where"):
+        target = _backend.default_dtype(on)  # numbers alone: the default float (exp(1) is a float)
+    else:
+        target = _kind_dtype(strongest, on, None)
+    parents = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Value):
+            if promote and (op != "where" or i) and x.data is not None \
+                    and _KINDS.index(_kind(x.dtype, on)) < _KINDS.index(strongest):
+                x = apply("astype", x, dtype=target)
+            parents.append(x)
+        elif isinstance(x, numbers.Number):
+            parents.append(_number_constant(x, target, on))
+        elif on.is_array(x) or hasattr(x, "__array__") or hasattr(x, "__dlpack__"):
+            data = x if on.is_array(x) else on.asarray(x)
+            if on.is_float(data.dtype) and data.dtype != (default := _backend.default_dtype(on)):
+                data = on.xp.astype(data, default)  # float constants take the default dtype, as in JAX
+            parents.append(Value._node(data, None, (), _NO_ATTRS, False, on))
+        else:
+            raise DTypeError(f"{op}: cannot use an object of type {type(x).__name__} as an operand")
+    return tuple(parents)
+
+
+def _mixed_backends(op: str, first: _backend.Backend, second: _backend.Backend) -> BackendError:
+    return BackendError(
+        f"{op}: cannot mix a {first.name} Value and a {second.name} Value in one "
+        f"expression; move one with .to({first.name!r}) or .to({second.name!r})"
+    )
 
 
 # -- apply ---------------------------------------------------------------------------------
 
 def apply(op: str, *inputs: Any, **attrs: Any) -> Value:
-    """Run rule ``op`` on ``inputs`` (Values, arrays or numbers) and record the node."""
+    """Run rule ``op`` on ``inputs`` (Values, arrays or numbers) and record the node.
+
+    The hot path of eager polygrad: one pass over the inputs for the backend, one for
+    data and gradients; no work for gradients when recording is off or the rule has none.
+    """
     rule = RULES[op]
+    if _vmapping():
+        for x in inputs:
+            if x.__class__ is BatchedValue:
+                return _apply_batched(rule, op, inputs, attrs)
     on = None
-    all_values = True
+    lift = False
     for x in inputs:
         if isinstance(x, Value):
             if on is None:
                 on = x.backend
             elif x.backend is not on:
-                raise BackendError(
-                    f"{op}: cannot mix a {on.name} Value and a {x.backend.name} Value in one "
-                    f"expression; move one with .to({on.name!r}) or .to({x.backend.name!r})"
-                )
+                raise _mixed_backends(op, on, x.backend)
         else:
-            all_values = False
+            lift = True
     if on is None:
         on = _backend.backend()
-    if all_values:
-        parents = inputs
-    else:
-        like = _dtype_source(inputs, on)
-        parents = tuple(x if isinstance(x, Value) else _constant(x, on, like, op) for x in inputs)
+    parents = _lift(inputs, on, op) if lift else inputs
     recording = _grad_enabled()
     requires = False
-    if recording and rule.vjp is not None:
-        for p in parents:
-            if p.requires_grad:
-                requires = True
-                break
+    arrays = []
     for p in parents:
-        if p.data is None:  # a placeholder upstream: computed at forward()
-            return Value._node(None, op, parents, attrs or _NO_ATTRS, requires, on)
-    out = run_forward(rule, on, [p.data for p in parents], attrs, parents)
+        data = p.data
+        if data is None:  # a placeholder upstream: computed at forward()
+            requires = recording and rule.vjp is not None and any(q.requires_grad for q in parents)
+            node = Value._node(None, op, parents, attrs or _NO_ATTRS, requires, on)
+            return node if not _anomaly_watch[0] else _anomaly.watch(node, parents)
+        arrays.append(data)
+        if p.requires_grad:
+            requires = True
+    try:
+        out = rule.forward(on.xp, *arrays, **attrs) if _profiler is None else _profiler.forward(rule, on, arrays, attrs)
+    except PolygradError:
+        raise
+    except Exception as exc:  # the backend's own error type varies: name the op instead
+        raise describe_failure(rule, arrays, attrs, exc, on) from exc
     if not recording:
-        return Value._node(out, None, (), _NO_ATTRS, False, on)
-    return Value._node(out, op, parents, attrs or _NO_ATTRS, requires and on.is_float(out.dtype), on)
+        node = Value._node(out, None, (), _NO_ATTRS, False, on)
+    else:
+        # complex results carry gradients too (JAX's convention): never dropped silently
+        requires = requires and rule.vjp is not None and _carries_gradient(on, out)
+        node = Value._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
+    return node if not _anomaly_watch[0] else _anomaly.watch(node, parents)
+
+
+def _carries_gradient(on: _backend.Backend, out: Any) -> bool:
+    """Real and complex floating outputs carry gradients; a multi-output rule's node
+    (data: a tuple of arrays, see rules/outputs.py) carries one if any output does."""
+    if isinstance(out, tuple):
+        return any(on.is_inexact(a.dtype) for a in out)
+    return on.is_inexact(out.dtype)
+
+
+def _apply_batched(rule: Rule, op: str, inputs: tuple, attrs: dict) -> Value:
+    """apply under vmap, some inputs batched: the op's batching rule runs it once on the
+    whole batch; the node records the example-level attrs (its vjp works on examples)."""
+    on = next(x.backend for x in inputs if isinstance(x, Value))
+    for x in inputs:
+        if isinstance(x, Value) and x.backend is not on:
+            raise _mixed_backends(op, on, x.backend)
+    parents = _lift(inputs, on, op)
+    batched = tuple(p.__class__ is BatchedValue for p in parents)
+    arrays = [p._require_data(op) for p in parents]
+    if rule.batch is None:
+        raise OpError(f"vmap: {op} has no batching rule (polygrad.rules.batching lists the ops that have one)")
+    try:
+        out = rule.batch(on.xp, arrays, batched, attrs)
+    except PolygradError:
+        raise
+    except Exception as exc:
+        raise describe_failure(rule, arrays, attrs, exc, on) from exc
+    if out is None:
+        raise OpError(f"vmap: {op} cannot be batched with these arguments ({', '.join(f'{k}={_short_repr(v)}' for k, v in attrs.items())}; "
+                      f"batched inputs: {[i for i, b in enumerate(batched) if b]})")
+    if not _grad_enabled():
+        return BatchedValue._node(out, None, (), _NO_ATTRS, False, on)
+    requires = rule.vjp is not None and on.is_float(out.dtype) and any(p.requires_grad for p in parents)
+    return BatchedValue._node(out, op, parents, attrs or _NO_ATTRS, requires, on)
 
 
 def run_forward(rule: Rule, on: _backend.Backend, arrays: list, attrs: dict, parents: tuple):
     """rule.forward, with the backend's complaint turned into one naming the op and inputs."""
     try:
-        return rule.forward(on.xp, *arrays, **attrs)
+        return rule.forward(on.xp, *arrays, **attrs) if _profiler is None else _profiler.forward(rule, on, arrays, attrs)
     except PolygradError:
         raise
     except Exception as exc:  # the backend's own error type varies: name the op instead
@@ -284,12 +516,19 @@ def describe_failure(rule: Rule, arrays: list, attrs: dict, exc: Exception,
         return ShapeError(f"{op}: {problem}")
     if op == "take" and not on.xp.isdtype(arrays[1].dtype, "integral"):
         return DTypeError(f"take: indices must be integers, got dtype {arrays[1].dtype} (input shape {shapes[0]})")
-    dtypes = [str(a.dtype) for a in arrays]
+    dtypes = [dtype_name(a.dtype) for a in arrays]
     where = f"{op}: input shapes {', '.join(map(str, shapes))}; dtypes {', '.join(dtypes)}"
     if attrs:
         where += "; " + ", ".join(f"{k}={_short_repr(v)}" for k, v in attrs.items())
+    text = str(exc).lower()
+    if op == "getitem" and isinstance(exc, (IndexError, ValueError, TypeError)):
+        return IndexingError(f"{where}: {exc}")  # the key is what the backend rejects
+    if isinstance(exc, (IndexError, ValueError, TypeError)) and re.search(r"\b(axis|axes)\b", text):
+        return AxisError(f"{where}: {exc}")
+    if isinstance(exc, IndexError) and op == "take":
+        return IndexingError(f"{where}: {exc}")
     if isinstance(exc, (IndexError, ValueError, TypeError)) and any(
-        word in str(exc).lower() for word in ("shape", "dimension", "out of bounds", "size", "axis")
+        word in text for word in ("shape", "dimension", "out of bounds", "size")
     ):
         return ShapeError(f"{where}: {exc}")
     if isinstance(exc, TypeError):

@@ -17,6 +17,7 @@ import numpy as np
 from . import _backend
 from . import nn, optim
 from .errors import BackendError
+from .progress import Progress, interactive
 from .value import Value
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -39,12 +40,13 @@ class TrainingRun:
 
 def train(*, steps: int | None = None, seconds: float | None = None, seed: int = 0,
           batch: int = 1024, hidden: int = 64, lr: float = 0.01, log_interval_s: float = 0.0,
-          printer=print) -> TrainingRun:
+          printer=print, on_step=None) -> TrainingRun:
     """Train on the active backend for ``steps`` steps or ``seconds`` seconds.
 
     The data and initial weights are drawn with NumPy from ``seed``, so every
     backend starts from the same numbers: with ``steps`` fixed the loss curves
-    agree to float32 tolerance across backends.
+    agree to float32 tolerance across backends. ``on_step(loss)`` is called after each
+    step (the progress bar).
     """
     if steps is None and seconds is None:
         raise ValueError("train: give steps or seconds")
@@ -70,6 +72,8 @@ def train(*, steps: int | None = None, seconds: float | None = None, seed: int =
         optimizer.step()
         run.losses.append(loss.item())  # item() also waits for lazy/async backends
         run.steps += 1
+        if on_step is not None:
+            on_step(run.losses[-1])
         elapsed = time.perf_counter() - start
         if log_interval_s and elapsed >= next_log:
             next_log += log_interval_s
@@ -86,6 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="training time (default 5)")
     parser.add_argument("--steps", type=int, default=None, help="train a fixed number of steps instead")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or step lines")
     args = parser.parse_args(argv)
     try:
         on = _backend.backend()
@@ -95,8 +100,11 @@ def main(argv=None) -> int:
     print("polygrad demo: quantile regression MLP 1-64-64-3, pinball loss, Adam")
     dtype = _backend.default_dtype(on)
     print(f"backend {on.name}  device {on.device}  dtype {getattr(dtype, '__name__', dtype)}")
-    run = train(steps=args.steps, seconds=None if args.steps else args.seconds, seed=args.seed,
-                log_interval_s=0.5)
+    # On a terminal a progress bar replaces the step lines; a log or pipe keeps the lines.
+    bar = Progress(args.steps, desc="demo", mode="off" if args.quiet or not interactive() else None)
+    with bar:
+        run = train(steps=args.steps, seconds=None if args.steps else args.seconds, seed=args.seed,
+                    log_interval_s=0.0 if args.quiet or bar.mode != "off" else 0.5, on_step=bar.update)
     first, last = run.losses[0], sum(run.losses[-20:]) / len(run.losses[-20:])
     print(f"{run.steps} steps in {run.seconds:.2f} s ({run.seconds / run.steps * 1e3:.2f} ms/step); "
           f"loss {first:.4f} -> {last:.4f}")

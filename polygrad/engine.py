@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Sequence
 
-from . import _state
-from ._graph import Value
+from . import _anomaly, _graph, _state
+from ._graph import Value, apply
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
 
@@ -27,6 +27,9 @@ def graph_namespace(namespace: Any = None) -> Any:
     if namespace is not None:
         _graph_namespace[:] = [namespace]
     return _graph_namespace[0]
+
+
+_passes_running = [0]  # vjp_graph passes under way (one may run inside another's vjp)
 
 
 def toposort(root: Value) -> list[Value]:
@@ -101,8 +104,11 @@ def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
 
 def _seed(root: Value, grad: Any, create_graph: bool):
     on = root.backend
-    if not on.is_float(root.dtype):
+    if not on.is_inexact(root.dtype):
         raise DTypeError(f"backward: the root has dtype {root.dtype}; only float outputs have gradients")
+    if grad is None and not on.is_float(root.dtype):
+        raise DTypeError(f"backward: the root has complex dtype {root.dtype}; give its cotangent, "
+                         "backward(grad), or backpropagate from a real function of it")
     if grad is None:
         seed = on.xp.ones(root.data.shape, dtype=root.dtype)
     elif isinstance(grad, Value):
@@ -122,7 +128,10 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     targets=None: every node that requires a gradient takes part and leaves (and
     retained nodes) get ``.grad``. Otherwise only nodes on a path from a target
     take part, and the targets' cotangents are returned by id, nothing written.
-    Cotangents in flight wait on the nodes themselves (``_ct``), freed once used.
+    Cotangents in flight wait on the nodes themselves (``_ct``), freed once used. A pass
+    may start inside another's vjp (checkpoint and custom rules re-run a function and
+    backpropagate through it): it then sets aside the cotangents the outer pass has
+    waiting on nodes of its own walk, and puts them back when it ends.
     """
     walk = [root, *_grad_walk(root)]
     on_path = None
@@ -138,6 +147,13 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     xp = graph_namespace() if create_graph else root.backend.xp
     results: dict[int, Any] = {}
     finished: list = []
+    waiting = None
+    if _passes_running[0]:
+        waiting = [(node, node._ct) for node in walk if node._ct is not None]
+        for node, _ in waiting:
+            node._ct = None
+    _passes_running[0] += 1
+    checking = _state.anomaly_watch[0] and _anomaly.active()  # anomaly mode: check each cotangent
     root._ct = seed
     try:
         for node in walk:
@@ -154,24 +170,43 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
             if node.op is None:
                 continue
             parents = node.parents
-            if create_graph:
-                cts = _run_vjp(node, xp, ct, node, parents)
-            else:
-                cts = _run_vjp(node, xp, ct, node.data, [p.data for p in parents])
+            try:
+                vjp = RULES[node.op].vjp if _graph._profiler is None else _graph._profiler.timed_vjp(node)
+                if create_graph:
+                    out = _outputs(node) if isinstance(node.data, tuple) else node
+                    cts = vjp(xp, ct, out, *parents, **node.attrs)
+                else:
+                    cts = vjp(xp, ct, node.data, *[p.data for p in parents], **node.attrs)
+            except PolygradError:
+                raise
+            except Exception as exc:
+                raise _vjp_failure(node, exc) from exc
             for parent, pct in zip(parents, cts):
                 if pct is None or not (parent.requires_grad if on_path is None else id(parent) in on_path):
                     continue
-                if callable(pct) and not isinstance(pct, Value):
+                if callable(pct):  # computed only now that this input needs it
                     pct = pct()
-                pct = unbroadcast(xp, pct, parent.shape)
-                if pct.dtype != parent.dtype:
-                    pct = xp.astype(pct, parent.dtype)
                 previous = parent._ct
+                if isinstance(pct, tuple):  # to a multi-output node: one cotangent per output, or None
+                    parent._ct = pct if previous is None else _add_per_output(previous, pct)
+                    continue
+                shape = parent.shape
+                if pct.shape != shape:
+                    pct = unbroadcast(xp, pct, shape)
+                if pct.dtype != parent.dtype:
+                    pct = _cast_cotangent(xp, pct, parent, node)
+                if checking:
+                    _anomaly.check_cotangent(node, _position(parent, parents), parent, pct)
                 parent._ct = pct if previous is None else previous + pct
     finally:
+        _passes_running[0] -= 1
         root._ct = None
         for node in walk:  # after an error, leave no cotangent behind
             node._ct = None
+        for node, ct in waiting or ():
+            node._ct = ct
+    if not create_graph:  # no two gradients share one array, nor share the caller's seed
+        _own_arrays(root.backend, finished, results, seed)
     for node, ct in finished:
         node.grad = ct if node.grad is None else node.grad + ct
     if not create_graph:  # lazy backends (MLX, Dask): the gradients exist once backward returns,
@@ -180,16 +215,60 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
     return results
 
 
-def _run_vjp(node: Value, xp: Any, ct: Any, out: Any, args: Sequence) -> Sequence:
-    try:
-        return RULES[node.op].vjp(xp, ct, out, *args, **node.attrs)
-    except PolygradError:
-        raise
-    except Exception as exc:
-        shapes = ", ".join(str(p.shape) for p in node.parents)
-        raise GradientError(
-            f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}"
-        ) from exc
+def _vjp_failure(node: Value, exc: Exception) -> GradientError:
+    shapes = ", ".join(str(p.shape) for p in node.parents)
+    return GradientError(f"{node.op}: vjp failed for input shapes {shapes}: {type(exc).__name__}: {exc}")
+
+
+def _position(parent: Value, parents: tuple) -> int:
+    return next(i for i, p in enumerate(parents) if p is parent)
+
+
+def _cast_cotangent(xp: Any, ct: Any, parent: Value, node: Value) -> Any:
+    """A cotangent in its parent's dtype. A complex cotangent of a real parent (a real input
+    of an op with a complex result) keeps its real part, explicitly, as JAX's convention has
+    it; a real cotangent of a complex parent is the complex number with no imaginary part."""
+    on = parent.backend
+    if on.is_float(parent.dtype) and not on.is_float(ct.dtype) and on.is_inexact(ct.dtype):
+        real = getattr(xp, "real", None)
+        if real is None:
+            raise GradientError(
+                f"{node.op}: create_graph through a complex result needs a differentiable real(); "
+                "this namespace has none"
+            )
+        ct = real(ct)
+    return xp.astype(ct, parent.dtype)
+
+
+def _own_arrays(on: Any, finished: list, results: dict, seed: Any) -> None:
+    """Copy the cotangents that would otherwise be one array in two places: the same array
+    for two leaves (add hands its cotangent to both inputs), the seed the caller passed in,
+    or a view of another array (reshape's and permute's cotangents are views, on NumPy)."""
+    seen = {id(seed)}
+    copy = on.xp.asarray
+
+    def owned(ct):
+        if id(ct) in seen or getattr(ct, "base", None) is not None:
+            ct = copy(ct, copy=True)
+        seen.add(id(ct))
+        return ct
+
+    for i, (node, ct) in enumerate(finished):
+        finished[i] = (node, owned(ct))
+    for key, ct in results.items():
+        results[key] = owned(ct)
+
+
+def _add_per_output(previous: tuple, new: tuple) -> tuple:
+    return tuple(a if b is None else b if a is None else a + b for a, b in zip(previous, new))
+
+
+def _outputs(node: Value) -> tuple:
+    """A multi-output node's results as Values, for running its vjp with create_graph."""
+    count = len(node.data)
+    return tuple(apply("output", node, index=i, count=count) for i in range(count))
+
+
 
 
 def backward(root: Value, grad: Any = None, *, create_graph: bool = False) -> None:

@@ -10,7 +10,7 @@ import math
 import numbers
 from typing import Any
 
-from .errors import ShapeError
+from .errors import IndexingError, ShapeError
 from ._graph import Value, apply
 
 __all__ = ["getitem"]
@@ -70,8 +70,10 @@ def _check_integer_keys(key: tuple, shape: tuple) -> None:
 
 def _expand_ellipsis(key: tuple, ndim: int, arrays: bool) -> tuple:
     consuming = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexingError(f"getitem: an index can have only one ellipsis (...), got {key}")
     if consuming > ndim:
-        raise IndexError(f"getitem: too many indices ({consuming}) for a Value with {ndim} axes")
+        raise IndexingError(f"getitem: too many indices ({consuming}) for a Value with {ndim} axes")
     fill = (slice(None),) * (ndim - consuming)
     positions = [i for i, k in enumerate(key) if k is Ellipsis]
     if positions:
@@ -85,7 +87,7 @@ def _advanced(x: Value, key: tuple) -> Value:
     # With an integer array present, plain integers index like 0-d arrays (NumPy, the standard).
     advanced = [i for i, k in enumerate(key) if _is_index_array(k, x) or isinstance(k, int)]
     if advanced != list(range(advanced[0], advanced[-1] + 1)):
-        raise IndexError(
+        raise IndexingError(
             "getitem: integer-array indices must sit on consecutive axes "
             f"(got a key with them at positions {advanced}); index in two steps instead"
         )

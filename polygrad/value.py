@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _backend, engine, indexing, namespace, replay
-from ._graph import Value, apply
-from .errors import PolygradError, ShapeError
+from . import _backend, _state, engine, indexing, namespace, replay
+from ._graph import DTYPE_NAMES, Value, apply, as_dtype, dtype_name
+from .errors import PolygradError, ShapeError, TracerError
 
 __all__ = ["Value"]
 
@@ -43,10 +43,24 @@ class _ValueMethods:
     # -- conversion ---------------------------------------------------------------------
     def numpy(self):
         """The data as a NumPy array (a copy where the backend is not NumPy)."""
+        self._refuse_if_traced("numpy")
         return self.backend.to_numpy(self._require_data("numpy"))
 
+    def _refuse_if_traced(self, what: str) -> None:
+        """Under pg.jit, a value computed from the traced inputs has no fixed contents."""
+        if _state._jit_tracing.get() and (self.op is not None or self.name is not None):
+            raise TracerError(
+                f"{what}: under pg.jit, {self._describe()} (shape {self.shape}) is traced: its value "
+                "changes from call to call, so Python control flow on it (if, while, bool, float, "
+                "item, numpy) cannot be compiled. Use pg.where, or call f without jit")
+
     def item(self) -> float | int | bool:
+        self._refuse_if_traced("item")
         data = self._require_data("item")
+        if type(self) is not Value and self.data is not None and self.data.shape[:1] != (1,) and self.data.ndim > self.ndim:
+            raise PolygradError(
+                "item: under vmap this Value holds one value per example; data-dependent Python "
+                "control flow cannot be batched (use pg.where)")
         if self.size != 1:
             raise ShapeError(f"item: needs a Value with one element, got shape {self.shape}")
         return self.backend.to_numpy(data).item()
@@ -67,7 +81,7 @@ class _ValueMethods:
 
     def detach(self) -> Value:
         """A new leaf sharing this data, outside the graph, with no gradient."""
-        return Value._wrap(self._require_data("detach"), self.backend)
+        return type(self)._wrap(self._require_data("detach"), self.backend)  # batched stays batched
 
     def to(self, name: str) -> Value:
         """This Value's data on another backend, as a new leaf (DLPack where possible)."""
@@ -174,8 +188,128 @@ class _ValueMethods:
         for i in range(len(self)):
             yield self[i]
 
+    # -- pickle and copy.deepcopy -----------------------------------------------------------
+    def __reduce_ex__(self, protocol):
+        """Data travels as NumPy arrays, the backend and dtypes by name; a node carries its
+        whole graph as one flat list (so a 100,000-op chain pickles without recursion), its
+        leaves as Values of their own (a parameter pickled beside the graph stays one object)."""
+        if self.op is None:
+            return _rebuild_leaf, (_leaf_state(self),)
+        nodes = [*engine.ancestors(self), self]
+        position = {id(node): i for i, node in enumerate(nodes)}
+        entries = []
+        for node in nodes:
+            if node.op is None:
+                entries.append(node)
+            else:
+                entries.append((
+                    node.op, tuple(position[id(p)] for p in node.parents), _encode(node.attrs, node.backend),
+                    node.requires_grad, node.name, _host(node.data, node.backend), node._retain,
+                ))
+        return _rebuild_graph, (self.backend.name, entries)
+
 
 for _name, _member in vars(_ValueMethods).items():
     if _name not in ("__module__", "__qualname__", "__dict__", "__weakref__", "__doc__"):
         setattr(Value, _name, _member)
 del _name, _member
+
+
+# -- pickle support (module-level functions: pickle finds them by name) ------------------------
+
+def _host(data, on):
+    """An array as (NumPy array, dtype name): bfloat16 travels as float32, cast back on load."""
+    if data is None:
+        return None
+    if isinstance(data, Value):
+        data = data.data
+    return on.to_numpy(data), dtype_name(data.dtype)
+
+
+def _device(host, on):
+    if host is None:
+        return None
+    array, name = host
+    data = on.asarray(array)
+    dtype = as_dtype(on, name, "unpickle")
+    return data if data.dtype == dtype else on.xp.astype(data, dtype)
+
+
+def _leaf_state(leaf) -> dict:
+    on = leaf.backend
+    state = {"backend": on.name, "data": _host(leaf.data, on), "requires_grad": leaf.requires_grad,
+             "name": leaf.name, "grad": _host(leaf.grad, on), "retain": leaf._retain}
+    if getattr(leaf, "_placeholder", False):
+        state["placeholder"] = (leaf._shape, dtype_name(leaf._dtype))
+    return state
+
+
+def _rebuild_leaf(state: dict) -> Value:
+    on = _backend.get_backend(state["backend"])
+    data = _device(state["data"], on)
+    if "placeholder" in state:
+        shape, dtype = state["placeholder"]
+        leaf = Value(shape=shape, dtype=dtype, name=state["name"], backend=on)
+        leaf.data = data
+    else:
+        leaf = Value._wrap(data, on, requires_grad=state["requires_grad"], name=state["name"])
+    leaf.requires_grad = state["requires_grad"]
+    leaf.grad = _device(state["grad"], on)
+    leaf._retain = state["retain"]
+    return leaf
+
+
+def _rebuild_graph(backend_name: str, entries: list) -> Value:
+    on = _backend.get_backend(backend_name)
+    nodes: list = []
+    for entry in entries:
+        if isinstance(entry, Value):
+            nodes.append(entry)
+            continue
+        op, parents, attrs, requires_grad, name, data, retain = entry
+        node = Value._node(_device(data, on), op, tuple(nodes[i] for i in parents),
+                           _decode(attrs, on), requires_grad, on)
+        node.name, node._retain = name, retain
+        nodes.append(node)
+    return nodes[-1]
+
+
+class _Array:
+    """An array inside attrs (a boolean mask in a getitem key), as NumPy data."""
+
+    def __init__(self, host):
+        self.host = host
+
+
+class _DType:
+    """A dtype inside attrs (astype's), by name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _encode(value, on):
+    if isinstance(value, dict):
+        return {k: _encode(v, on) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_encode(v, on) for v in value)
+    if on.is_array(value):
+        return _Array(_host(value, on))
+    if value is None or isinstance(value, (bool, int, float, complex, str, slice, type(Ellipsis))):
+        return value
+    name = dtype_name(value)
+    if name in DTYPE_NAMES and getattr(on.xp, name, None) == value:
+        return _DType(name)
+    return value
+
+
+def _decode(value, on):
+    if isinstance(value, dict):
+        return {k: _decode(v, on) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_decode(v, on) for v in value)
+    if isinstance(value, _Array):
+        return _device(value.host, on)
+    if isinstance(value, _DType):
+        return as_dtype(on, value.name, "unpickle")
+    return value

@@ -22,7 +22,7 @@ from ._record import ArrayNamespace, Backend
 
 __all__ = [
     "Backend", "ArrayNamespace", "backend", "get_backend", "set_backend", "use_backend",
-    "available_backends", "default_dtype", "set_default_dtype",
+    "available_backends", "default_dtype", "set_default_dtype", "use_default_dtype",
 ]
 
 # Backend name -> the module (in this package) whose load() builds it.
@@ -45,16 +45,29 @@ def get_backend(name: str) -> Backend:
         raise BackendError(
             f"unknown backend {name!r}; available backends: {', '.join(available_backends())}"
         )
-    with _loading:
+    with _loading:  # one thread loads; others wait and then find it in _loaded
         if name not in _loaded:
             try:
-                _loaded[name] = importlib.import_module(f"{__name__}.{name}").load()
+                with _numpy_random_state_kept():
+                    _loaded[name] = importlib.import_module(f"{__name__}.{name}").load()
             except ImportError as exc:
                 raise BackendError(
                     f"backend {name!r} cannot be loaded: {exc}. Install it from polygrad's "
                     f'checkout with `pip install -e ".[{name}]"` or choose another backend'
                 ) from exc
     return _loaded[name]
+
+
+@contextlib.contextmanager
+def _numpy_random_state_kept():
+    """Selecting a backend must not move NumPy's global random state (importing JAX draws
+    from it: a seeded script would draw other numbers on jax than on numpy)."""
+    random = importlib.import_module("numpy").random
+    state = random.get_state()
+    try:
+        yield
+    finally:
+        random.set_state(state)
 
 
 def backend() -> Backend:
@@ -86,6 +99,14 @@ def default_dtype(on: Backend | None = None) -> Any:
 def set_default_dtype(name: str) -> None:
     """Set the default float dtype by name: "float32" or "float64"."""
     _state.set_default_dtype_name(_check_dtype_name(name))
+
+
+@contextlib.contextmanager
+def use_default_dtype(name: str):
+    """``with pg.use_default_dtype("float64"): ...`` sets the default float dtype for a block
+    (this thread or task only)."""
+    with _state.use_dtype_name(_check_dtype_name(name)):
+        yield
 
 
 def _check_dtype_name(name: str) -> str:

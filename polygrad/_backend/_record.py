@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import BackendError
+from ..errors import DTypeError
 
 __all__ = ["ArrayNamespace", "Backend"]
 
@@ -19,6 +19,7 @@ class ArrayNamespace:
       scatter(values, key, shape) -> zeros(shape) with ``values`` written at the basic index ``key``
       scatter_add(values, indices, shape, axis) -> zeros(shape) with the slices of
           ``values`` along ``axis`` added at the 1-D integer ``indices`` (repeats add up)
+      special: erf, gamma and their kin, which the standard lacks (see _special.py)
     """
 
     def __init__(self, name: str, base: Any, **extensions: Callable):
@@ -51,6 +52,9 @@ class Backend:
       evaluate: forces lazy arrays (MLX) to be computed; a no-op on eager backends.
           polygrad calls it where a user expects data to exist: the end of
           backward() and of an optimizer step (item() and numpy() force it anyway).
+      out_kernels: rule name -> a function computing that rule's forward into a given
+          array (``kernel(*arrays, out=buffer)``), where the backend can write into an
+          existing array (NumPy's ufuncs); replay reuses buffers through it.
     """
 
     name: str
@@ -61,23 +65,36 @@ class Backend:
     synchronize: Callable[[], None] = lambda: None
     evaluate: Callable[..., None] = lambda *arrays: None
     boolean_masks: bool = True
+    out_kernels: dict = field(default_factory=dict, repr=False)
     _float_dtypes: dict = field(default_factory=dict, repr=False)
+    _inexact_dtypes: dict = field(default_factory=dict, repr=False)
 
     def dtype(self, name: str) -> Any:
         return getattr(self.xp, name)
 
     def is_float(self, dtype: Any) -> bool:
+        # A cache shared by threads: safe, since every thread computes the same answer for a
+        # key and a dict item assignment is atomic under the GIL.
         known = self._float_dtypes.get(dtype)
         if known is None:
             known = self._float_dtypes[dtype] = bool(self.xp.isdtype(dtype, "real floating"))
         return known
 
-    def asarray(self, obj: Any, dtype: Any = None) -> Any:
+    def is_inexact(self, dtype: Any) -> bool:
+        """Real or complex floating: the dtypes gradients flow through."""
+        known = self._inexact_dtypes.get(dtype)
+        if known is None:
+            known = self._inexact_dtypes[dtype] = bool(self.xp.isdtype(dtype, ("real floating", "complex floating")))
+        return known
+
+    def asarray(self, obj: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         """An array of this backend from a Python number, a NumPy array or a nested list."""
         try:
+            if copy is not None:
+                return self.xp.asarray(obj, dtype=dtype, device=self.device, copy=copy)
             return self.xp.asarray(obj, dtype=dtype, device=self.device)
-        except (TypeError, ValueError) as exc:
-            raise BackendError(
+        except (TypeError, ValueError) as exc:  # data that is not numeric, or ragged
+            raise DTypeError(
                 f"cannot make a {self.name} array from {type(obj).__name__}: {exc}"
             ) from exc
 

@@ -5,6 +5,7 @@ import importlib
 
 from ._record import ArrayNamespace, Backend
 from ._scatter import standard_scatter
+from ._special import library_special
 
 
 def load() -> Backend:
@@ -19,7 +20,8 @@ def load() -> Backend:
         cupyx.scatter_add(out, (slice(None),) * axis + (indices,), values)
         return out
 
-    xp = ArrayNamespace("cupy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add)
+    xp = ArrayNamespace("cupy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
+                        special=library_special("cupyx.scipy.special", "cupy"))
     return Backend(
         name="cupy", xp=xp, device=cupy.cuda.Device(),
         is_array=lambda obj: isinstance(obj, cupy.ndarray),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 
 from ._record import ArrayNamespace, Backend
+from ._special import library_special
 
 
 def load() -> Backend:
@@ -25,7 +26,8 @@ def load() -> Backend:
         key = (slice(None),) * axis + (indices,)
         return jnp.zeros(shape, dtype=values.dtype).at[key].add(values)
 
-    xp = ArrayNamespace("jax", jnp, scatter=scatter, scatter_add=scatter_add)
+    xp = ArrayNamespace("jax", jnp, scatter=scatter, scatter_add=scatter_add,
+                        special=library_special("jax.scipy.special", "jax"))
     device = jax.devices()[0]
 
     def synchronize():

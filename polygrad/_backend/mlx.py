@@ -29,8 +29,9 @@ from typing import Any, Callable
 from ..errors import DTypeError
 from ._record import ArrayNamespace, Backend
 from ._scatter import standard_scatter
+from ._special import mlx_special
 
-__all__ = ["load", "extensions"]
+__all__ = ["load", "extensions", "linalg_extensions", "fft_extensions"]
 
 
 def load() -> Backend:
@@ -39,7 +40,8 @@ def load() -> Backend:
     device = mx.default_device()
     float64_ok = device == mx.cpu
     # MLX's setitem builds a new graph node (nothing is shared), so the standard scatter works.
-    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), **extensions(mx, np, float64_ok))
+    xp = ArrayNamespace("mlx", mx, scatter=standard_scatter(mx), special=mlx_special(mx, np),
+                        **extensions(mx, np, float64_ok))
 
     def to_numpy(a):
         return np.asarray(a if a.dtype != mx.bfloat16 else a.astype(mx.float32))
@@ -65,13 +67,20 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
 
     def numpy_dtype(dtype):
         name = np.dtype(dtype).name
-        return mx.bool_ if name == "bool" else getattr(mx, name)
+        if name == "complex128":  # MLX has no complex128: complex data is complex64 there
+            return mx.complex64
+        found = mx.bool_ if name == "bool" else getattr(mx, name, None)
+        if not isinstance(found, mx.Dtype):
+            raise TypeError(f"MLX has no dtype {name}")
+        return found
 
     def asarray(obj, /, *, dtype=None, device=None, copy=None):
         if dtype is not None:
             check_dtype(dtype)
         if isinstance(obj, mx.array):
-            return obj if dtype is None or obj.dtype == dtype else obj.astype(dtype)
+            if dtype is not None and obj.dtype != dtype:
+                return obj.astype(dtype)
+            return mx.array(obj) if copy else obj  # mx.array(a) copies a
         if isinstance(obj, (np.ndarray, np.generic)):
             obj = np.asarray(obj)
             if dtype is None:
@@ -264,6 +273,8 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         return mx.logical_not(any_(mx.logical_not(x), axis=axis, keepdims=keepdims))
 
     names = dict(
+        linalg=ArrayNamespace("mlx.linalg", mx.linalg, **linalg_extensions(mx, np)),
+        fft=ArrayNamespace("mlx.fft", mx.fft, **fft_extensions(mx, np, asarray)),
         asarray=asarray, from_dlpack=from_dlpack, astype=astype, zeros=zeros, ones=ones, empty=zeros, full=full,
         zeros_like=like(zeros), ones_like=like(ones), empty_like=like(zeros), full_like=full_like,
         eye=eye, arange=arange, linspace=linspace, var=var, std=std, clip=clip, pow=pow,
@@ -275,3 +286,94 @@ def extensions(mx: Any, np: Any, float64_ok: bool) -> dict[str, Callable]:
         count_nonzero=empty_safe(mx.count_nonzero, 0),
     )
     return names
+
+
+def linalg_extensions(mx: Any, np: Any) -> dict[str, Callable]:
+    """mlx.linalg with the standard's signatures. MLX runs linear algebra on the CPU stream
+    only (also on Apple silicon), has no matrix_rank or svdvals, computes only full SVDs
+    and reduced QRs, solves without broadcasting, and its pinv takes no rtol."""
+    cpu = mx.cpu
+
+    def matrix_t(a):
+        return mx.swapaxes(a, -1, -2)
+
+    def svd(x, /, *, full_matrices=True):
+        u, s, vh = mx.linalg.svd(x, stream=cpu)
+        if not full_matrices:
+            k = min(x.shape[-2:])
+            u, vh = u[..., :, :k], vh[..., :k, :]
+        return (u, s, vh)
+
+    def svdvals(x, /):
+        return mx.linalg.svd(x, compute_uv=False, stream=cpu)
+
+    def qr(x, /, *, mode="reduced"):
+        m, n = x.shape[-2:]
+        if mode == "complete" and m > n:
+            # Householder QR of [x | 0]: Q's first n columns and R are x's; the rest of Q
+            # completes them to an orthogonal matrix
+            padded = mx.concatenate([x, mx.zeros(x.shape[:-1] + (m - n,), dtype=x.dtype)], axis=-1)
+            q, r = mx.linalg.qr(padded, stream=cpu)
+            return (q, r[..., :, :n])
+        q, r = mx.linalg.qr(x, stream=cpu)
+        return (q, r)
+
+    def cutoff(x, s, rtol):
+        if rtol is None:
+            eps = np.finfo(np.float64 if x.dtype == mx.float64 else np.float32).eps
+            rtol = max(x.shape[-2:]) * eps
+        elif isinstance(rtol, mx.array) and rtol.ndim:
+            rtol = rtol[..., None]
+        largest = mx.max(s, axis=-1, keepdims=True) if s.shape[-1] else mx.zeros(s.shape[:-1] + (1,), dtype=s.dtype)
+        return largest * rtol
+
+    def pinv(x, /, *, rtol=None):
+        u, s, vh = svd(x, full_matrices=False)
+        keep = s > cutoff(x, s, rtol)
+        s_inverse = mx.where(keep, 1 / mx.where(keep, s, mx.ones_like(s)), mx.zeros_like(s))
+        return (matrix_t(vh) * s_inverse[..., None, :]) @ matrix_t(u)
+
+    def matrix_rank(x, /, *, rtol=None):
+        s = svdvals(x)
+        return mx.sum(s > cutoff(x, s, rtol), axis=-1)
+
+    def solve(x1, x2, /):
+        vector = x2.ndim == 1
+        b = x2[:, None] if vector else x2
+        batch = np.broadcast_shapes(tuple(x1.shape[:-2]), tuple(b.shape[:-2]))
+        a = mx.broadcast_to(x1, batch + tuple(x1.shape[-2:]))
+        b = mx.broadcast_to(b, batch + tuple(b.shape[-2:]))
+        out = mx.linalg.solve(a, b, stream=cpu)
+        return out[..., 0] if vector else out
+
+    return dict(
+        cholesky=lambda x, /, *, upper=False: mx.linalg.cholesky(x, upper=upper, stream=cpu),
+        cross=lambda x1, x2, /, *, axis=-1: mx.linalg.cross(x1, x2, axis=axis, stream=cpu),
+        det=lambda x, /: mx.linalg.det(x, stream=cpu),
+        eigh=lambda x, /: tuple(mx.linalg.eigh(x, stream=cpu)),
+        eigvalsh=lambda x, /: mx.linalg.eigvalsh(x, stream=cpu),
+        inv=lambda x, /: mx.linalg.inv(x, stream=cpu),
+        slogdet=lambda x, /: tuple(mx.linalg.slogdet(x, stream=cpu)),
+        svd=svd, svdvals=svdvals, qr=qr, pinv=pinv, matrix_rank=matrix_rank, solve=solve,
+    )
+
+
+def fft_extensions(mx: Any, np: Any, asarray: Callable) -> dict[str, Callable]:
+    """mlx.fft's missing transforms, from the ones it has. MLX has complex64 only, so its
+    transforms compute in single precision whatever the input (a declared deviation)."""
+    dual = {"backward": "forward", "ortho": "ortho", "forward": "backward"}
+
+    def hfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return mx.fft.irfft(mx.conj(x), n=n, axis=axis, norm=dual[norm])
+
+    def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return mx.conj(mx.fft.rfft(x, n=n, axis=axis, norm=dual[norm]))
+
+    def frequencies(numpy_function):
+        def function(n, /, *, d=1.0, dtype=None, device=None):
+            # MLX computes them in float32: exactly, through NumPy, in the dtype asked for
+            values = numpy_function(n, d=d)
+            return asarray(values) if dtype is None else asarray(values, dtype=dtype)
+        return function
+
+    return dict(hfft=hfft, ihfft=ihfft, fftfreq=frequencies(np.fft.fftfreq), rfftfreq=frequencies(np.fft.rfftfreq))

@@ -12,10 +12,11 @@ import sys
 from typing import Any, Sequence
 
 from .. import _backend, engine
-from .._graph import Value, apply
+from .._graph import Value, apply, as_dtype
 from ..errors import ShapeError
 from ..rules import broadcast_shapes, normalize_axes
-from . import linalg
+from . import fft, linalg
+from . import special
 from .linalg import matmul, matrix_transpose, tensordot, vecdot
 
 __array_api_version__ = "2024.12"
@@ -208,9 +209,7 @@ def take(x, indices, /, *, axis: int | None = None):
 def astype(x, dtype, /, *, copy: bool = True, device=None):
     """x cast to dtype; casting a float to a non-float gives a result with no gradient."""
     on = x.backend if isinstance(x, Value) else _backend.backend()
-    if isinstance(dtype, str):
-        dtype = on.dtype(dtype)
-    result = apply("astype", x, dtype=dtype)
+    result = apply("astype", x, dtype=as_dtype(on, dtype, "astype"))
     return result
 
 
@@ -280,7 +279,14 @@ def _constant(data) -> Value:
 
 
 def _float_default(dtype):
-    return _backend.default_dtype() if dtype is None else dtype
+    return _backend.default_dtype() if dtype is None else _dtype_arg(dtype, op=sys._getframe(1).f_code.co_name)
+
+
+def _dtype_arg(dtype, on=None, op=None):
+    """A creation function's dtype: a name or any library's dtype, as the backend's dtype."""
+    if dtype is None:
+        return None
+    return as_dtype(on or _backend.backend(), dtype, op or sys._getframe(1).f_code.co_name)
 
 
 def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Value:
@@ -293,8 +299,9 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Valu
     if isinstance(obj, Value):
         if on is not None and on is not obj.backend:
             obj = obj.to(on.name)
-        return obj if dtype is None or obj.dtype == dtype else astype(obj, dtype)
+        return obj if dtype is None or obj.dtype == as_dtype(obj.backend, dtype, "asarray") else astype(obj, dtype)
     on = on or _backend.backend()
+    dtype = _dtype_arg(dtype, on)
     data = obj if dtype is None and on.is_array(obj) else on.asarray(obj, dtype=dtype)
     if dtype is None and isinstance(obj, (float, list, tuple)) and on.is_float(data.dtype):
         data = on.xp.astype(data, _backend.default_dtype(on))  # lists of ints stay integers
@@ -311,20 +318,21 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True): re
 def full(shape, fill_value, *, dtype=None, device=None):
     if dtype is None and isinstance(fill_value, float):
         dtype = _backend.default_dtype()
-    return _constant(_backend.backend().xp.full(shape, fill_value, dtype=dtype))
+    return _constant(_backend.backend().xp.full(shape, fill_value, dtype=_dtype_arg(dtype)))
 
 
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
     if dtype is None and builtins.any(isinstance(v, float) for v in (start, stop, step)):
         dtype = _backend.default_dtype()
-    return _constant(_backend.backend().xp.arange(start, stop, step, dtype=dtype))
+    return _constant(_backend.backend().xp.arange(start, stop, step, dtype=_dtype_arg(dtype)))
 
 
 def _like(name: str):
     def function(x, /, *args, dtype=None, device=None):
         on = x.backend if isinstance(x, Value) else _backend.backend()
         data = x.data if isinstance(x, Value) else x
-        return Value._wrap(getattr(on.xp, name)(data, *args, dtype=dtype), on)
+        kind = type(x) if isinstance(x, Value) else Value  # under vmap a batched Value stays one
+        return kind._wrap(getattr(on.xp, name)(data, *args, dtype=_dtype_arg(dtype, on, name)), on)
     function.__name__ = function.__qualname__ = name
     return function
 
@@ -356,6 +364,10 @@ __all__ = [
     "sum", "mean", "prod", "max", "min", "var", "std", "cumulative_prod",
     # linear algebra (also in the linalg submodule, as the standard has them)
     "matmul", "tensordot", "vecdot", "matrix_transpose", "linalg",
+    # the fft extension
+    "fft",
+    # SciPy's special functions (xp.special, which SciPy's array-API dispatch looks up)
+    "special",
     # shape and indexing
     "reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to", "broadcast_arrays",
     "concat", "stack", "moveaxis", "flip", "take",

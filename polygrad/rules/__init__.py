@@ -12,7 +12,10 @@ See ``_core`` for the contract (lazy cotangents, domains, no unbroadcasting in r
 """
 from __future__ import annotations
 
+from . import elementwise, fft, indexing, linalg, manipulation, nn, nondiff, outputs, reductions  # noqa: F401 - they register
+from . import special  # noqa: F401 - registers "special.<name>"
 from . import elementwise, indexing, linalg, manipulation, nn, nondiff, reductions  # noqa: F401 - they register
+from . import batching  # noqa: F401,E402 - batching rules for vmap, after every family
 from ._core import RULES, Rule, broadcast_shapes, defrule, normalize_axes, normalize_axis
 
 __all__ = ["Rule", "RULES", "defrule", "normalize_axis", "normalize_axes", "broadcast_shapes"]

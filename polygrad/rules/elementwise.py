@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from ._core import defrule, scalar, tie_masks
+from ._core import chosen_mask, constant, defrule, scalar
 
 
 # -- arithmetic ------------------------------------------------------------------------
@@ -180,7 +180,11 @@ def abs(xp, x):  # noqa: A001 - the array API's name
 
 @abs.defvjp
 def abs_vjp(xp, g, out, x):
-    return (xp.where(x >= scalar(xp, 0.0, x), g, xp.negative(g)),)
+    if x.dtype != out.dtype:  # complex x, real |x|: JAX's cotangent g * conj(x) / |x|
+        return (g * xp.conj(x) / out,)
+    # g * (2 [x >= 0] - 1): NumPy's where(x >= 0, g, -g) is ~2.5x slower on large arrays.
+    sign = xp.astype(x >= scalar(xp, 0.0, x), g.dtype) * constant(xp, 2.0, g.dtype) - constant(xp, 1.0, g.dtype)
+    return (g * sign,)
 
 
 @defrule("sign")
@@ -202,8 +206,8 @@ def maximum(xp, a, b):
 
 @maximum.defvjp
 def maximum_vjp(xp, g, out, a, b):
-    mask_a, mask_b = tie_masks(xp, a, b, out)
-    return lambda: g * mask_a, lambda: g * mask_b
+    return (lambda: g * chosen_mask(xp, a, b, g.dtype, greater=True),
+            lambda: g * chosen_mask(xp, b, a, g.dtype, greater=True))
 
 
 @defrule("minimum", broadcasts=True)
@@ -214,8 +218,8 @@ def minimum(xp, a, b):
 
 @minimum.defvjp
 def minimum_vjp(xp, g, out, a, b):
-    mask_a, mask_b = tie_masks(xp, a, b, out)
-    return lambda: g * mask_a, lambda: g * mask_b
+    return (lambda: g * chosen_mask(xp, a, b, g.dtype, greater=False),
+            lambda: g * chosen_mask(xp, b, a, g.dtype, greater=False))
 
 
 @defrule("where", broadcasts=True)
@@ -239,15 +243,14 @@ def clip(xp, x, *, min=None, max=None):  # noqa: A002 - the array API's names
 @clip.defvjp
 def clip_vjp(xp, g, out, x, *, min=None, max=None):  # noqa: A002
     # jnp.clip is minimum(maximum(x, min), max): a value equal to a bound ties there.
-    factor, inner = None, x
+    # With min <= max, maximum(x, min) equals max only where x does, so both masks can
+    # compare x itself; otherwise the upper mask compares maximum(x, min).
+    factor = None
     if min is not None:
-        low = scalar(xp, min, x)
-        clipped = xp.maximum(inner, low)
-        factor = tie_masks(xp, inner, low, clipped)[0]
-        inner = clipped
+        factor = chosen_mask(xp, x, scalar(xp, min, x), g.dtype, greater=True)
     if max is not None:
-        high = scalar(xp, max, x)
-        upper = tie_masks(xp, inner, high, xp.minimum(inner, high))[0]
+        inner = x if min is None or min <= max else xp.maximum(x, scalar(xp, min, x))
+        upper = chosen_mask(xp, inner, scalar(xp, max, x), g.dtype, greater=False)
         factor = upper if factor is None else factor * upper
     return (g if factor is None else g * factor,)
 
@@ -260,4 +263,6 @@ def astype(xp, x, *, dtype):
 
 @astype.defvjp
 def astype_vjp(xp, g, out, x, *, dtype):
-    return (xp.astype(g, x.dtype),)
+    # the engine casts every cotangent to its input's dtype (a complex one reaching a real
+    # input keeps its real part: the transpose of a real-to-complex cast)
+    return (g,)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ._core import defrule, expand_reduced, kept_shape, normalize_axes, reduced_count, scalar
+from ._core import (
+    check_reduction_axis, defrule, expand_reduced, kept_shape, normalize_axes, reduced_count, scalar,
+)
 
 
 # -- reductions --------------------------------------------------------------------------
@@ -11,6 +13,7 @@ from ._core import defrule, expand_reduced, kept_shape, normalize_axes, reduced_
 @defrule("sum")
 def sum(xp, x, *, axis=None, keepdims=False):  # noqa: A001
     """sum over axis"""
+    check_reduction_axis(axis, x.ndim)
     return xp.sum(x, axis=axis, keepdims=keepdims)
 
 
@@ -22,6 +25,7 @@ def sum_vjp(xp, g, out, x, *, axis=None, keepdims=False):
 @defrule("mean")
 def mean(xp, x, *, axis=None, keepdims=False):
     """mean over axis"""
+    check_reduction_axis(axis, x.ndim)
     return xp.mean(x, axis=axis, keepdims=keepdims)
 
 
@@ -35,6 +39,7 @@ def mean_vjp(xp, g, out, x, *, axis=None, keepdims=False):
 @defrule("prod")
 def prod(xp, x, *, axis=None, keepdims=False):
     """product over axis; exact gradients where x holds zeros"""
+    check_reduction_axis(axis, x.ndim)
     return xp.prod(x, axis=axis, keepdims=keepdims)
 
 
@@ -67,6 +72,7 @@ def _chooser_vjp(xp, g, out, x, axis, keepdims):
 @defrule("max")
 def max(xp, x, *, axis=None, keepdims=False):  # noqa: A001
     """maximum over axis; ties share the gradient equally, as in JAX"""
+    check_reduction_axis(axis, x.ndim)
     return xp.max(x, axis=axis, keepdims=keepdims)
 
 
@@ -78,6 +84,7 @@ def max_vjp(xp, g, out, x, *, axis=None, keepdims=False):
 @defrule("min")
 def min(xp, x, *, axis=None, keepdims=False):  # noqa: A001
     """minimum over axis; ties share the gradient equally, as in JAX"""
+    check_reduction_axis(axis, x.ndim)
     return xp.min(x, axis=axis, keepdims=keepdims)
 
 
@@ -96,6 +103,7 @@ def _over_dof(numerator, shape, axis, correction):
 @defrule("var")
 def var(xp, x, *, axis=None, correction=0.0, keepdims=False):
     """variance over axis, dividing by (N - correction)"""
+    check_reduction_axis(axis, x.ndim)
     return xp.var(x, axis=axis, correction=correction, keepdims=keepdims)
 
 
@@ -109,6 +117,7 @@ def var_vjp(xp, g, out, x, *, axis=None, correction=0.0, keepdims=False):
 @defrule("std")
 def std(xp, x, *, axis=None, correction=0.0, keepdims=False):
     """standard deviation over axis; its gradient is nan where std is 0, as JAX's"""
+    check_reduction_axis(axis, x.ndim)
     return xp.std(x, axis=axis, correction=correction, keepdims=keepdims)
 
 

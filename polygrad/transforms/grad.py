@@ -1,80 +1,43 @@
-"""grad and value_and_grad, as in JAX."""
+"""grad and value_and_grad, as in JAX, over pytrees."""
 from __future__ import annotations
 
-import contextlib
 from typing import Callable, Sequence
 
-from .. import _state
 from .._graph import Value
-from ..engine import vjp_graph
 from ..errors import DTypeError, GradientError, ShapeError
+from ._trace import Trace, _name
 
 __all__ = ["grad", "value_and_grad"]
-
-
-def _argnums_tuple(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for i in nums:
-        if not -nargs <= i < nargs:
-            raise ValueError(f"grad: argnums {argnums} out of range for {nargs} positional arguments")
-    return tuple(i % nargs for i in nums)
 
 
 def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """A function returning (f(*args), df/dargs[argnums]), like jax.value_and_grad.
 
-    f must return a scalar (a 0-d Value). Raw arrays in, raw arrays out; Value
-    arguments give Value gradients (with a graph when those Values are themselves
-    being differentiated, so grad(grad(f)) works).
+    f must return a scalar (a 0-d Value). Each differentiated argument may be a pytree
+    (dicts, lists, tuples, namedtuples, dataclasses) of float arrays, Values or numbers;
+    its gradient has the same structure. An int ``argnums`` gives that argument's
+    gradient, a tuple gives a tuple of them. Raw arrays in, raw arrays out; Value
+    arguments give Value gradients; inside another transform gradients are Values with a
+    graph, so grad(grad(f)) works.
     """
     def value_and_grad_f(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args))
-        args = list(args)
-        targets, raw = [], True
-        for i in nums:
-            arg = args[i]
-            if isinstance(arg, Value):
-                raw = False
-                if not arg.backend.is_float(arg.dtype):
-                    raise DTypeError(f"grad: argument {i} has dtype {arg.dtype}; only float arguments can be differentiated")
-                target = arg if arg.requires_grad else Value._wrap(arg.data, arg.backend, requires_grad=True)
-            else:
-                target = Value(arg)
-                if not target.backend.is_float(target.dtype):
-                    raise DTypeError(f"grad: argument {i} has dtype {target.dtype}; only float arguments can be differentiated")
-                target.requires_grad = True
-            args[i] = target
-            targets.append(target)
-        # Inside an enclosing grad(), gradients must be differentiable themselves.
-        create_graph = _state.transform_depth() > 0 and not raw
-        with _state.entering_transform(), _state.enable_grad():
-            result = f(*args, **kwargs)
-        out, aux = (result if has_aux else (result, None))
-        if not isinstance(out, Value):
-            raise GradientError(f"grad: {getattr(f, '__name__', f)} must return a Value, got {type(out).__name__}")
+        trace = Trace("grad", f, args, kwargs, argnums, has_aux)
+        if len(trace.out_leaves) != 1 or not isinstance(trace.out_leaves[0], Value):
+            got = type(trace.out_leaves[0]).__name__ if len(trace.out_leaves) == 1 else f"a {trace.out_tree}"
+            raise GradientError(f"grad: {_name(f)} must return a Value, got {got}")
+        out = trace.out_leaves[0]
         if out.shape != ():
-            raise ShapeError(f"grad: {getattr(f, '__name__', f)} must return a scalar, got shape {out.shape}")
-        on = out.backend
-        grads = {}
-        if out.requires_grad:
-            seed = on.xp.ones((), dtype=out.dtype)
-            if create_graph:
-                seed = Value._node(seed, None, (), {}, False, on)
-            with (_state.enable_grad() if create_graph else contextlib.nullcontext()):
-                grads = vjp_graph(out, seed, targets, create_graph)
-        results = []
-        for t in targets:
-            g = grads.get(id(t))
-            if g is None:
-                g = t.backend.xp.zeros_like(t.data)
-            if raw:
-                g = g.data if isinstance(g, Value) else g
-            elif not isinstance(g, Value):
-                g = Value._wrap(g, t.backend)
-            results.append(g)
-        grads_out = results[0] if isinstance(argnums, int) else tuple(results)
-        value = out.data if raw else out
-        return ((value, aux) if has_aux else value), grads_out
+            raise ShapeError(f"grad: {_name(f)} must return a scalar, got shape {out.shape}")
+        if not out.backend.is_float(out.dtype) and out.backend.is_inexact(out.dtype):
+            raise DTypeError(f"grad: {_name(f)} must return a real scalar, got dtype {out.dtype} "
+                             "(as jax.grad; backpropagate a real function of it, or use backward(cotangent))")
+        seed = out.backend.xp.ones((), dtype=out.dtype)
+        if trace.nested:
+            seed = Value._wrap(seed, out.backend)
+        flat = trace.pullback([seed], create_graph=trace.nested)
+        grads = trace.split_inputs(trace.input_results(flat, trace.nested), isinstance(argnums, int))
+        value = trace.output()
+        return ((value, trace.aux_output()) if has_aux else value), grads
     return value_and_grad_f
 
 

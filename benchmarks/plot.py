@@ -1,0 +1,101 @@
+"""Pictures of the benchmark results: ``python -m benchmarks.plot`` (``pip install -e ".[plots]"``).
+
+Reads benchmarks/results/*.json and writes next to them:
+  <backend>.png      polygrad / hand-written time per workload, one file per backend result
+  ratios.png         the same ratios, every backend side by side
+  transformer-loss.png   the char transformer's loss curve per backend (transformer-steps.json)
+Files without ratios (e.g. checkpoint-memory.json) are left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _ratio_files(folder: Path) -> dict[str, dict]:
+    found = {}
+    for path in sorted(folder.glob("*.json")):
+        record = json.loads(path.read_text())
+        if isinstance(record, dict) and any("ratio" in row for row in record.get("results", [])):
+            found[path.stem] = record
+    return found
+
+
+def _bars(ax, names: list[str], ratios: list[float], title: str) -> None:
+    bars = ax.barh(names, ratios, color=["tab:green" if r <= 1.1 else "tab:orange" if r <= 2 else "tab:red"
+                                         for r in ratios])
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.bar_label(bars, labels=[f"{r:.2f}x" for r in ratios], padding=3, fontsize=8)
+    ax.set_xlabel("polygrad time / hand-written time (1 = as fast)")
+    ax.set_title(title, fontsize=10)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(ratios) * 1.2)
+
+
+def plot(folder: Path = RESULTS) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    written = []
+    records = _ratio_files(folder)
+    for stem, record in records.items():
+        rows = [row for row in record["results"] if "ratio" in row]
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
+        _bars(ax, [row["workload"] for row in rows], [row["ratio"] for row in rows],
+              f"{record.get('backend', stem)} on {record.get('device', '?')}, {record.get('dtype', '')}, "
+              f"{str(record.get('date', ''))[:10]}")
+        fig.tight_layout()
+        fig.savefig(folder / f"{stem}.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / f"{stem}.png")
+    if len(records) > 1:
+        workloads = list(dict.fromkeys(row["workload"] for r in records.values() for row in r["results"] if "ratio" in row))
+        fig, ax = plt.subplots(figsize=(8, 0.5 * len(workloads) * len(records) / 2 + 1.6))
+        height = 0.8 / len(records)
+        for i, (stem, record) in enumerate(records.items()):
+            ratio = {row["workload"]: row["ratio"] for row in record["results"] if "ratio" in row}
+            ys = [w + i * height for w in range(len(workloads))]
+            ax.barh(ys, [ratio.get(w, 0.0) for w in workloads], height=height, label=stem)
+        ax.set_yticks([w + 0.4 - height / 2 for w in range(len(workloads))], workloads)
+        ax.axvline(1.0, color="black", linewidth=1)
+        ax.invert_yaxis()
+        ax.set_xlabel("polygrad time / hand-written time (1 = as fast)")
+        ax.legend(fontsize=8)
+        ax.set_title("polygrad's overhead per backend", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(folder / "ratios.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / "ratios.png")
+    steps_file = folder / "transformer-steps.json"
+    if steps_file.exists():
+        record = json.loads(steps_file.read_text())
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        for backend, run in record["backends"].items():
+            if run.get("losses"):
+                ax.plot(range(1, len(run["losses"]) + 1), run["losses"],
+                        label=f"{backend} ({run['median_step_ms']:.0f} ms/step)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("cross-entropy (nats/char)")
+        ax.set_title("examples/char_transformer.py", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(folder / "transformer-loss.png", dpi=110)
+        plt.close(fig)
+        written.append(folder / "transformer-loss.png")
+    return written
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(RESULTS), help="the folder of result JSON files")
+    args = parser.parse_args(argv)
+    for path in plot(Path(args.results)):
+        print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
