@@ -30,10 +30,11 @@ import importlib
 import math
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import BackendError, ShapeError
 from ._record import ArrayNamespace, Backend
+from ._special import dask_special
 
 __all__ = ["load", "SCHEDULER_VARIABLE"]
 
@@ -90,7 +91,9 @@ def load() -> Backend:
             for a, value in zip(lazy, compute(lazy)):
                 _materialise(a, np.asarray(value))
 
-    xp = ArrayNamespace("dask", compat, **extensions(da, compat, np))
+    xp = ArrayNamespace("dask", compat, special=dask_special(da, np), **extensions(da, compat, np),
+                        linalg=ArrayNamespace("dask.linalg", compat.linalg, **linalg_extensions(da, compat, np)),
+                        fft=ArrayNamespace("dask.fft", compat.fft, **fft_extensions(da, compat)))
     return Backend(
         name="dask", xp=xp, device="cpu", is_array=is_array, to_numpy=to_numpy,
         evaluate=evaluate, boolean_masks=False,
@@ -184,6 +187,63 @@ def _materialise(a, value) -> None:
     a.dask = HighLevelGraph.from_collections(a.name, blocks, dependencies=())
 
 
+def on_one_block(da: Any, np: Any, function: Callable, name: str) -> Callable:
+    """``function`` (NumPy's) run lazily on whole arrays: one task whose inputs are the
+    arrays' chunks concatenated, its outputs one chunk each. The outputs' shapes and dtypes
+    come from a call on stand-ins of the same shapes (identity matrices where square, so
+    inv or cholesky do not fail on them): decompositions' shapes depend on shapes only."""
+    delayed = importlib.import_module("dask").delayed
+
+    def stand_in(a):
+        a = np.zeros(a.shape, dtype=a.dtype)
+        if a.ndim >= 2 and a.shape[-1] == a.shape[-2]:
+            a[...] = np.eye(a.shape[-1], dtype=a.dtype)
+        return a
+
+    def call(*args, **kwargs):
+        outline = function(*(stand_in(a) if isinstance(a, da.Array) else a for a in args), **kwargs)
+        task = delayed(function, pure=True, name=f"{name}-{importlib.import_module('dask.base').tokenize(args, kwargs)}")
+        result = task(*args, **kwargs)
+
+        def part(value, outline):
+            return da.from_delayed(value, shape=outline.shape, dtype=outline.dtype)
+        if isinstance(outline, tuple):
+            return type(outline)(*(part(result[i], o) for i, o in enumerate(outline)))
+        return part(result, np.asarray(outline))
+    call.__name__ = name
+    return call
+
+
+def linalg_extensions(da: Any, compat: Any, np: Any) -> dict:
+    """dask.array.linalg works on 2-D arrays only (no batches) and lacks det, slogdet, eigh,
+    eigvalsh, pinv, matrix_power, cross: every function but the chunk-aware products and
+    norms runs NumPy's on the whole array (model-sized matrices), lazily."""
+    host = importlib.import_module("array_api_compat.numpy").linalg
+    chunk_aware = {"matmul", "matrix_transpose", "tensordot", "vecdot", "vector_norm", "diagonal", "trace"}
+    return {name: on_one_block(da, np, getattr(host, name), f"linalg.{name}")
+            for name in host.__all__ if name[0].islower() and name not in chunk_aware | {"test"}
+            and callable(getattr(host, name)) and not isinstance(getattr(host, name), type)}
+
+
+def fft_extensions(da: Any, compat: Any) -> dict:
+    """Dask transforms an axis only where it is one chunk: those axes are rechunked first."""
+    def whole_axes(function):
+        def transform(x, /, *args, axis=-1, axes=None, **kwargs):
+            if axes is None and function.__name__.endswith("n"):  # fftn and kin: all axes, or s's
+                s = kwargs.get("s")
+                along = range(x.ndim) if s is None else range(x.ndim - len(s), x.ndim)
+            else:
+                along = [axis] if axes is None else axes
+            x = x.rechunk({a % x.ndim: -1 for a in along})
+            if function.__name__.endswith("n") or axes is not None:
+                return function(x, *args, axes=axes, **kwargs)
+            return function(x, *args, axis=axis, **kwargs)
+        transform.__name__ = function.__name__
+        return transform
+    names = ("fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft")
+    return {name: whole_axes(getattr(compat.fft, name)) for name in names}
+
+
 def extensions(da: Any, compat: Any, np: Any) -> dict:
     """Functions that replace or add to array_api_compat.dask.array's, by array-API name."""
     host = importlib.import_module("array_api_compat.numpy")
@@ -245,6 +305,12 @@ def extensions(da: Any, compat: Any, np: Any) -> dict:
             return da.blockwise(np.matmul, batch + (rows, columns), x1, batch + (rows, inner), x2, (inner, columns),
                                 dtype=np.result_type(x1.dtype, x2.dtype), concatenate=True)
         return compat.matmul(x1, x2)
+
+    def reshape(x, /, shape, *, copy=None):
+        try:
+            return compat.reshape(x, shape, copy=copy)
+        except NotImplementedError:  # Dask reshapes only chunkings it can map block to block
+            return compat.reshape(x.rechunk(-1), shape, copy=copy)
 
     def take(x, indices, /, *, axis=None):
         if axis is None:  # the standard allows it for 1-D x only; Dask's take insists on an axis
@@ -312,7 +378,7 @@ def extensions(da: Any, compat: Any, np: Any) -> dict:
 
     reductions = ("max", "min", "sum", "prod", "mean", "var", "std", "argmax", "argmin", "all", "any",
                   "count_nonzero", "cumulative_sum", "cumulative_prod")
-    return dict(asarray=asarray, from_dlpack=from_dlpack, eye=eye, nonzero=nonzero, matmul=matmul, take=take,
+    return dict(asarray=asarray, from_dlpack=from_dlpack, eye=eye, nonzero=nonzero, matmul=matmul, reshape=reshape, take=take,
                 searchsorted=searchsorted, scatter=scatter, scatter_add=scatter_add,
                 **{name: computed_now(name) for name in ("unique_values", "unique_counts", "unique_inverse", "unique_all")},
                 **{name: empty_safe(name) for name in reductions if hasattr(compat, name)})
