@@ -95,6 +95,10 @@ def dask_special(da: Any, np: Any) -> SpecialFunctions:
             if not arrays:
                 return da.from_array(np.asarray(function(*args), dtype=dtype), chunks=-1)
 
+            # one shape first: Dask's map_blocks mis-sizes a size-1 axis against an empty one
+            broadcast = iter(da.broadcast_arrays(*arrays))
+            args = [next(broadcast) if isinstance(a, da.Array) else a for a in args]
+
             def block(*blocks):
                 return np.asarray(function(*blocks), dtype=dtype)
             block.__name__ = name  # the name Dask's graph and dashboard show
