@@ -65,6 +65,8 @@ def bench(session: nox.Session, backend: str) -> None:
                 *session.posargs, env={"POLYGRAD_BACKEND": backend})
     session.run("python", "-m", "benchmarks.loss_curves", "--out", f"benchmarks/results/loss-curves-{backend}-{where}.json",
                 env={"POLYGRAD_BACKEND": backend})
+    if backend == "dask":  # in memory vs numpy, and out of core as the data outgrows the workers
+        session.run("python", "-m", "benchmarks.dask_out_of_core", "--out", "benchmarks/results/dask-out-of-core.json")
     session.run("python", "-m", "benchmarks.plot")  # PNGs of the ratios and loss curves next to the JSON
 
 

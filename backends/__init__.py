@@ -47,7 +47,7 @@ class BackendSpec:
         return self.requirements.get(platform, []) + self.requirements.get("any", [])
 
 
-NAMES = ("numpy", "array_api_strict", "jax", "mlx", "cupy")
+NAMES = ("numpy", "array_api_strict", "jax", "mlx", "cupy", "dask")
 
 
 def spec(name: str) -> BackendSpec:

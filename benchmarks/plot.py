@@ -6,6 +6,8 @@ Reads benchmarks/results/*.json and writes next to them:
   transformer-loss.png   the char transformer's loss curve per backend (transformer-steps.json)
   loss-curves-<backend>-<device>.png   each training workload's loss, polygrad eager, replayed and
                      hand-written (loss-curves-*.json, from python -m benchmarks.loss_curves)
+  dask-out-of-core.png   the dask backend: in-memory epochs against numpy; out-of-core epoch
+                         time and worker peak RSS as the data grows (dask-out-of-core.json)
 Files without ratios (e.g. checkpoint-memory.json) are left alone.
 """
 from __future__ import annotations
@@ -92,6 +94,9 @@ def plot(folder: Path = RESULTS) -> list[Path]:
         written.append(folder / "transformer-loss.png")
     for path in sorted(folder.glob("loss-curves-*.json")):
         written.append(_loss_curves(plt, path))
+    dask_file = folder / "dask-out-of-core.json"
+    if dask_file.exists():
+        written.append(_dask_out_of_core(plt, json.loads(dask_file.read_text()), folder / "dask-out-of-core.png"))
     return written
 
 
@@ -115,6 +120,44 @@ def _loss_curves(plt, path: Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _dask_out_of_core(plt, record: dict, path: Path) -> Path:
+    """Left: (a) epoch times, numpy backend vs dask on a LocalCluster, data in memory.
+    Right: (b) median epoch time and the largest worker peak RSS per data size."""
+    import statistics
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    a = record.get("in_memory")
+    if a:
+        for label, times in (("numpy backend", a["numpy_epoch_s"]), ("dask, LocalCluster", a["dask"]["epoch_s"])):
+            left.plot(range(1, len(times) + 1), times, marker="o", label=f"{label} (median {statistics.median(times):.1f} s)")
+        left.set_xlabel("epoch")
+        left.set_ylabel("epoch time (s)")
+        left.set_ylim(bottom=0)
+        left.set_title(f"(a) {a['x_bytes'] / 2**20:.0f} MiB in memory: ratio {a['dask']['ratio_of_medians']:.2f}",
+                       fontsize=10)
+        left.legend(fontsize=8)
+    rows = record.get("out_of_core", [])
+    if rows:
+        gib = [row["data_bytes"] / 2**30 for row in rows]
+        right.plot(gib, [statistics.median(row["epoch_s"]) for row in rows], marker="o", color="tab:blue")
+        right.set_xlabel("data on disk (GiB); labels: x the workers' total memory")
+        right.set_ylabel("epoch time (s)", color="tab:blue")
+        for g, row in zip(gib, rows):
+            right.annotate(f"{row['times_memory']:g}x", (g, statistics.median(row["epoch_s"])), fontsize=8,
+                           textcoords="offset points", xytext=(4, -10))
+        memory = right.twinx()
+        memory.plot(gib, [max(row["worker_peak_rss"]) / 2**20 for row in rows], marker="s", color="tab:red")
+        memory.axhline(rows[0]["worker_memory_limit"] / 2**20, color="tab:red", linestyle="--", linewidth=1)
+        memory.set_ylabel("largest worker peak RSS (MiB); dashed: limit", color="tab:red")
+        memory.set_ylim(bottom=0)
+        right.set_ylim(bottom=0)
+        right.set_title("(b) out of core, 2 workers x 1 thread", fontsize=10)
+    fig.suptitle(f"dask backend, quantile MLP, full-batch epochs ({str(record.get('date', ''))[:10]})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def main(argv=None) -> None:

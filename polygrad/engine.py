@@ -222,8 +222,9 @@ def vjp_graph(root: Value, seed: Any, targets: Sequence[Value] | None, create_gr
         _own_arrays(root.backend, finished, results, seed)
     for node, ct in finished:
         node.grad = ct if node.grad is None else node.grad + ct
-    if not create_graph:  # lazy backends (MLX): the gradients exist once backward returns
-        root.backend.evaluate(*[node.grad for node, _ in finished], *results.values())
+    if not create_graph:  # lazy backends (MLX, Dask): the gradients exist once backward returns,
+        # computed in one graph with the root, so a lazy loss is not computed twice
+        root.backend.evaluate(root.data, *[node.grad for node, _ in finished], *results.values())
     return results
 
 

@@ -87,3 +87,12 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 BACKEND = selected_backend_name()
+
+
+def skip_if_declared(deviation: str) -> None:
+    """Skip the calling test, with the reason, where the selected backend declares
+    ``deviation`` in backends/<name>.py (``deviations``)."""
+    from backends import NAMES, spec
+    reason = spec(BACKEND).deviations.get(deviation) if BACKEND in NAMES else None
+    if reason:
+        pytest.skip(f"declared deviation of {BACKEND} ({deviation}): {reason}")

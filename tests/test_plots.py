@@ -32,3 +32,12 @@ def test_plots_written_next_to_the_json(tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp_path / "memory.png").exists()
 
+
+def test_the_dask_out_of_core_plot(tmp_path):
+    row = {"times_memory": 1, "data_bytes": 2**29, "epoch_s": [2.0, 2.2], "worker_peak_rss": [2**27, 2**27],
+           "worker_memory_limit": 2**28}
+    (tmp_path / "dask-out-of-core.json").write_text(json.dumps({
+        "date": "2026-01-01", "out_of_core": [row, {**row, "times_memory": 2, "data_bytes": 2**30}],
+        "in_memory": {"x_bytes": 2**29, "numpy_epoch_s": [1.0, 1.1], "dask": {"epoch_s": [1.5, 1.6], "ratio_of_medians": 1.5}}}))
+    assert [p.name for p in plot.plot(tmp_path)] == ["dask-out-of-core.png"]
+    assert (tmp_path / "dask-out-of-core.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 # Backend name -> the module (in this package) whose load() builds it.
-_LOADERS = ("numpy", "array_api_strict", "jax", "mlx", "cupy")
+_LOADERS = ("numpy", "array_api_strict", "jax", "mlx", "cupy", "dask")
 _loaded: dict[str, Backend] = {}
 _loading = threading.Lock()
 

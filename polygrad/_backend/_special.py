@@ -11,6 +11,7 @@ Each loader gives its namespace a provider of these primitives as ``xp.special``
   numpy             scipy.special (imported on first use: ``import polygrad`` never imports SciPy)
   jax               jax.scipy.special (lazy arrays stay on the device)
   cupy              cupyx.scipy.special
+  dask              scipy.special on each block (da.map_blocks: lazy, chunks kept)
   mlx               mx.erf and mx.erfinv in float32; the rest, and float64 (whose MLX kernels
                     are float32-accurate), through SciPy on the host (forces evaluation)
   array_api_strict  none: the standard has no special functions, and a round trip through
@@ -28,7 +29,7 @@ from typing import Any, Callable
 
 from ..errors import OpError
 
-__all__ = ["PRIMITIVES", "SpecialFunctions", "scipy_special", "no_special", "mlx_special"]
+__all__ = ["PRIMITIVES", "SpecialFunctions", "scipy_special", "dask_special", "no_special", "mlx_special"]
 
 PRIMITIVES = (
     "erf", "erfc", "erfinv", "erfcx", "ndtri",
@@ -80,6 +81,31 @@ def scipy_special(np: Any, backend_name: str = "numpy") -> SpecialFunctions:
         call.__name__ = name
         return call
     return SpecialFunctions(backend_name, resolve)
+
+
+def dask_special(da: Any, np: Any) -> SpecialFunctions:
+    """scipy.special block by block: every primitive is elementwise, so a lazy Dask array
+    stays lazy and keeps its chunks (the arguments are broadcast to one chunking first)."""
+    def resolve(name: str) -> Callable:
+        function = getattr(_import_scipy_special("dask"), name)
+
+        def call(*args):
+            dtype = _float_dtype(np, args)
+            arrays = [a for a in args if isinstance(a, da.Array)]
+            if not arrays:
+                return da.from_array(np.asarray(function(*args), dtype=dtype), chunks=-1)
+
+            # one shape first: Dask's map_blocks mis-sizes a size-1 axis against an empty one
+            broadcast = iter(da.broadcast_arrays(*arrays))
+            args = [next(broadcast) if isinstance(a, da.Array) else a for a in args]
+
+            def block(*blocks):
+                return np.asarray(function(*blocks), dtype=dtype)
+            block.__name__ = name  # the name Dask's graph and dashboard show
+            return da.map_blocks(block, *args, dtype=dtype)
+        call.__name__ = name
+        return call
+    return SpecialFunctions("dask", resolve)
 
 
 def library_special(module_name: str, backend_name: str) -> SpecialFunctions:
