@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from ..errors import BackendError, ShapeError
 from ._record import ArrayNamespace, Backend
+from ._scatter import copying_setitem, standard_put
 from ._special import dask_special
 
 __all__ = ["load", "SCHEDULER_VARIABLE"]
@@ -376,9 +377,29 @@ def extensions(da: Any, compat: Any, np: Any) -> dict:
                              adjust_chunks={"b": 1}, dtype=values.dtype, concatenate=True)
         return da.moveaxis(da.reshape(da.sum(parts, axis=0), (n, *rest)), 0, axis)
 
+    def take_along_axis(x, indices, /, *, axis=-1):
+        # Dask has none: NumPy's on whole arrays, one lazy task (the gather crosses chunks)
+        x, indices = x.rechunk(-1), indices.rechunk(-1)
+        shape = np.broadcast_shapes(tuple(x.shape[:axis % x.ndim]) + (1,) + tuple(x.shape[axis % x.ndim + 1:]),
+                                    tuple(indices.shape))
+        return da.map_blocks(np.take_along_axis, x, indices, axis=axis, dtype=x.dtype,
+                             chunks=tuple((n,) for n in shape))
+
+    def repeat(x, repeats, /, *, axis=None):
+        if axis is None:
+            x, axis = da.reshape(x.rechunk(-1), (-1,)), 0
+        if isinstance(repeats, int):
+            return da.repeat(x, repeats, axis=axis)
+        # repeats per element: a data-dependent length, computed now (as nonzero)
+        return one_chunk(np.repeat(np.asarray(x.compute()), np.asarray(repeats.compute()), axis=axis))
+
     reductions = ("max", "min", "sum", "prod", "mean", "var", "std", "argmax", "argmin", "all", "any",
                   "count_nonzero", "cumulative_sum", "cumulative_prod")
     return dict(asarray=asarray, from_dlpack=from_dlpack, eye=eye, nonzero=nonzero, matmul=matmul, reshape=reshape, take=take,
                 searchsorted=searchsorted, scatter=scatter, scatter_add=scatter_add,
+                take_along_axis=take_along_axis, repeat=repeat,
+                # item assignment: Dask writes basic keys and masks into a lazy copy; integer
+                # indices through standard functions (Dask has no integer-array assignment)
+                setitem=copying_setitem(lambda x: x.copy()), put=standard_put(compat),
                 **{name: computed_now(name) for name in ("unique_values", "unique_counts", "unique_inverse", "unique_all")},
                 **{name: empty_safe(name) for name in reductions if hasattr(compat, name)})
