@@ -21,7 +21,6 @@ import json
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -31,7 +30,7 @@ import numpy as np
 
 import polygrad as pg
 
-from .run import cpu_times, machine
+from .run import cpu_times, machine, write_json
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quantile_out_of_core.py"
 GiB = 2 ** 30
@@ -202,9 +201,7 @@ def main(argv=None) -> int:
                 if section not in report and section in earlier:
                     report[section] = earlier[section]
                     report.setdefault("kept_from_earlier_run", {})[section] = earlier.get("date")
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"wrote {args.out}", file=sys.stderr)
+        write_json(args.out, report)
     return 0
 
 

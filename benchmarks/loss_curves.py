@@ -10,7 +10,6 @@ each curve and the largest relative gap between polygrad's and the hand-written 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timezone
 
@@ -18,7 +17,7 @@ import numpy as np
 
 import polygrad as pg
 
-from .run import machine
+from .run import machine, write_json
 from .workloads import WORKLOADS
 
 
@@ -66,8 +65,7 @@ def main(argv=None) -> None:
         print(f"{name:24s} loss {found['curves']['handwritten'][0]:.4f} -> {found['curves']['handwritten'][-1]:.4f}, "
               f"largest relative gap to hand-written {found['largest_relative_gap']:.1e}", file=sys.stderr)
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(record, fh, indent=1)
+        write_json(args.out, record)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,14 @@ def cpu_times() -> tuple[float, float] | None:
     return sum(fields) - idle, sum(fields)
 
 
+def write_json(path: str, record: dict) -> None:
+    """A benchmark's record as JSON at ``path`` (its folder made if needed)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(record, f, indent=2)
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def machine() -> dict:
     info = {
         "python": platform.python_version(),
@@ -141,10 +149,7 @@ def main(argv=None) -> int:
     if quiet and quiet["other_processes_cpu_share"] is not None:
         print(f"other processes used {quiet['other_processes_cpu_share']:.0%} of the CPUs during the run")
     if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(report, f, indent=2)
-        print(f"wrote {args.out}", file=sys.stderr)
+        write_json(args.out, report)
     return 0
 
 
