@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import datetime
 import json
 import os
@@ -172,6 +173,8 @@ def markdown(report: dict) -> str:
         "no shrinking, `--continue-on-collection-errors`",
         f"- date: {report['date']}; command: `{report['command']}`",
         f"- versions: {', '.join(f'{k} {v}' for k, v in report['versions'].items())}",
+        *(["- the two runs ran side by side (`--concurrent`): each time includes the other's "
+           "competition for the CPUs"] if report.get("concurrent") else []),
         "",
         "| namespace | cases | passed | failed | skipped | other | time |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -230,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPORTS, help="folder for the .md and .json")
     parser.add_argument("--require", action="store_true", help="fail, rather than skip, without the suite")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run (default: none)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="run polygrad's and the baseline's runs side by side (halves the wall time "
+                             "on two or more cores; each run's time then includes the other's competition)")
     parser.add_argument("pytest_args", nargs="*", help="passed to both runs (after --), e.g. -k test_abs")
     args = parser.parse_args(argv)
     if args.backend not in BASELINES:
@@ -238,17 +244,27 @@ def main(argv: list[str] | None = None) -> int:
     if suite is None:
         print(f"skipped: {reason}")
         return 1 if args.require else 0
-    print(f"array-api-tests at {suite}; backend {args.backend}; polygrad run, then the baseline run", flush=True)
-    polygrad = run_suite(suite, "polygrad.namespace", args.backend, args.max_examples, args.pytest_args, args.timeout)
-    print(f"polygrad: {counts(polygrad['cases'])} in {polygrad['seconds']} s", flush=True)
-    baseline = run_suite(suite, BASELINES[args.backend], args.backend, args.max_examples, args.pytest_args, args.timeout)
-    print(f"baseline: {counts(baseline['cases'])} in {baseline['seconds']} s", flush=True)
+    order = "side by side" if args.concurrent else "polygrad run, then the baseline run"
+    print(f"array-api-tests at {suite}; backend {args.backend}; {order}", flush=True)
+
+    def one_run(name: str, module: str) -> dict:
+        run = run_suite(suite, module, args.backend, args.max_examples, args.pytest_args, args.timeout)
+        print(f"{name}: {counts(run['cases'])} in {run['seconds']} s", flush=True)
+        return run
+
+    runs = (("polygrad", "polygrad.namespace"), ("baseline", BASELINES[args.backend]))
+    if args.concurrent:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            polygrad, baseline = pool.map(lambda run: one_run(*run), runs)
+    else:
+        polygrad, baseline = (one_run(*run) for run in runs)
     report = {
         "backend": args.backend,
         "baseline_name": BASELINE_NAMES.get(args.backend, BASELINES[args.backend]),
         "suite_commit": suite_commit(suite),
         "api_version": API_VERSION,
         "max_examples": args.max_examples,
+        "concurrent": args.concurrent,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m conformance.array_api_suite " + " ".join(sys.argv[1:] if argv is None else argv),
         "versions": versions(args.backend),
