@@ -361,10 +361,14 @@ def check_op(op: str, ex: Example, seed: int, row: Row | None = None, *, always_
         multi_output = isinstance(want, tuple)
         jax_fn = _jax_function(op, jax_function, multi_output)
         jax_cot = tuple(cots) if multi_output else cots[0]
-        jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, jax_cot, jax_fn)
+        # the table's function (made a tuple for a multi-output op) is named the same in
+        # every process, so its answers are cached; a test's own function is not
+        cache_as = None if jax_function is not None else f"{op} {'tuple' if multi_output else 'table'}"
+        jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, jax_cot, jax_fn, cache_as=cache_as)
         finite = _finite(want, jax_out, *ref_args, *got.values(), *(jax_all[i] for i in got))
         if not finite or any(_worst(errors(g, jax_all[i]))[0] > tol for i, g in got.items()):
-            jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, jax_cot, jax_fn, compiled=False)
+            jax_out, jax_all = oracle.vjp(op, ref_args, jax_attrs, jax_cot, jax_fn, compiled=False,
+                                          cache_as=cache_as)
         # The rule's forward, run through NumPy, against JAX's own function: the reference
         # is only as right as the rule (a wrong rule is caught here, a wrong oracle too).
         jax_outs = _parts(jax_out)

@@ -139,3 +139,39 @@ def test_a_declared_deviation_skips_with_its_reason(monkeypatch):
     with pytest.raises(pytest.skip.Exception, match=r"^declared deviation: planted for this test \(here: ConformanceError"):
         declared("exp", lambda: check_op("exp", example, seed=5), scratch)
     REPORT.row(DECLARED).examples += 1
+
+
+@pytest.mark.backend_independent
+def test_the_oracles_result_cache_answers_what_jax_answered_and_only_for_the_same_question(tmp_path, monkeypatch):
+    from . import oracle
+    monkeypatch.setattr(oracle.RESULTS, "directory", tmp_path)
+    x = np.linspace(-2.0, 2.0, 6).reshape(2, 3)
+    cot = np.ones((2,))
+    computed = oracle.vjp("logsumexp", [x], {"axis": 1, "keepdims": False}, cot, cache_as="logsumexp table")
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the cached answer was not used")
+    monkeypatch.setattr(oracle, "_vjp", must_not_run)
+    kept = oracle.vjp("logsumexp", [x], {"axis": 1, "keepdims": False}, cot, cache_as="logsumexp table")
+    np.testing.assert_array_equal(kept[0], computed[0])
+    np.testing.assert_array_equal(kept[1][0], computed[1][0])
+    assert kept[0].dtype == computed[0].dtype == np.float64
+
+    key = oracle.RESULTS.key
+    same = key("logsumexp table", True, [x], {"axis": 1, "keepdims": False}, cot)
+    nudged = x.copy()
+    nudged[0, 0] = np.nextafter(nudged[0, 0], 0.0)
+    assert same == key("logsumexp table", True, [x.copy()], {"keepdims": False, "axis": 1}, cot)
+    assert len({same,
+                key("logsumexp table", True, [nudged], {"axis": 1, "keepdims": False}, cot),
+                key("logsumexp table", True, [x.astype(np.float32)], {"axis": 1, "keepdims": False}, cot),
+                key("logsumexp table", True, [x], {"axis": 0, "keepdims": False}, cot),
+                key("logsumexp table", True, [x], {"axis": 1, "keepdims": True}, cot),
+                key("logsumexp table", False, [x], {"axis": 1, "keepdims": False}, cot),
+                key("logsumexp tuple", True, [x], {"axis": 1, "keepdims": False}, cot),
+                key("logsumexp table", True, [x], {"axis": 1, "keepdims": False}, 2 * cot)}) == 8
+    # a function has no fingerprint that holds across processes: never cached
+    assert key("logsumexp table", True, [x], {"axis": lambda: 1}, cot) is None
+    monkeypatch.setenv(oracle.CACHE_VARIABLE, "0")
+    assert oracle.ResultCache().directory is None
