@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from ..errors import DTypeError
 
-__all__ = ["ArrayNamespace", "Backend"]
+__all__ = ["ArrayNamespace", "Backend", "standard_untied_mask"]
 
 
 class ArrayNamespace:
@@ -20,9 +20,10 @@ class ArrayNamespace:
       scatter_add(values, indices, shape, axis) -> zeros(shape) with the slices of
           ``values`` along ``axis`` added at the 1-D integer ``indices`` (repeats add up)
       special: erf, gamma and their kin, which the standard lacks (see _special.py)
-      any_eagerly(mask) -> bool, optional: whether any element is true, on backends where
-          asking costs one quick pass and no sync (arrays on the host, computed eagerly);
-          a rule may then skip work that would be all zeros (maximum's tie term)
+      untied_mask(a, b, dtype, greater) -> the mask of a > b (a < b with greater=False) that a
+          gradient of ``dtype`` is multiplied by, or None where some element of a equals b's;
+          optional, on backends where asking costs no sync (arrays on the host, computed
+          eagerly): maximum, minimum and clip then skip their tie term (see rules.chosen_mask)
       setitem(x, key, values) -> a copy of ``x`` with ``values`` written at a basic key or a
           boolean mask (x itself never changes: the graph shares arrays)
       put(x, indices, values, axis) -> a copy of ``x`` with the slices of ``values`` along
@@ -128,3 +129,12 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"Backend(name={self.name!r}, device={self.device!r})"
+
+
+def standard_untied_mask(xp) -> Callable:
+    """untied_mask from standard functions: two full passes (the comparison, the tie check)."""
+    def untied_mask(a, b, dtype, greater):
+        if bool(xp.any(xp.equal(a, b))):
+            return None
+        return xp.astype(xp.greater(a, b) if greater else xp.less(a, b), dtype)
+    return untied_mask

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 from ._malloc import keep_freed_memory
-from ._record import ArrayNamespace, Backend
+from ._record import ArrayNamespace, Backend, standard_untied_mask
 from ._scatter import copying_setitem, standard_put, standard_scatter, standard_scatter_add
 from ._special import no_special
 
@@ -16,7 +16,7 @@ def load() -> Backend:
     xp = ArrayNamespace(
         "array_api_strict", strict,
         scatter=standard_scatter(strict), scatter_add=standard_scatter_add(strict),
-        any_eagerly=lambda mask: bool(strict.any(mask)),
+        untied_mask=standard_untied_mask(strict),
         special=no_special("array_api_strict", "the standard has none, and this backend exists to prove "
                            "polygrad calls nothing outside the standard (so no SciPy round trip)"),
         setitem=copying_setitem(lambda x: strict.asarray(x, copy=True)), put=standard_put(strict),

@@ -24,7 +24,7 @@ def load() -> Backend:
 
     xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
                         special=scipy_special(np), setitem=copying_setitem(copy), put=copying_put(copy),
-                        any_eagerly=lambda mask: bool(mask.any()))
+                        untied_mask=numpy_untied_mask(np))
     # Rules whose forward is exactly this namespace's function of the same name, a NumPy
     # ufunc: replay may compute them into an existing array (out=). Checked in
     # tests/test_trust.py against each rule's forward.
@@ -36,6 +36,36 @@ def load() -> Backend:
         is_array=lambda obj: isinstance(obj, (np.ndarray, np.generic)),
         to_numpy=np.asarray, out_kernels=out_kernels,
     )
+
+
+# Elements per slice in numpy_untied_mask: 128 KiB of float32, which stays in a core's cache
+# between the two comparisons.
+_SLICE = 1 << 15
+
+
+def numpy_untied_mask(np):
+    """untied_mask in one pass over ``a``: the comparison is written slice by slice, and each
+    slice is checked for ties while it is still in cache (rather than a second full pass and
+    a full-size boolean array). The mask is left boolean: NumPy multiplies a float array by
+    a boolean one in the float's dtype, so no float mask is ever built."""
+    def untied_mask(a, b, dtype, greater):
+        compare = np.greater if greater else np.less
+        a, b = np.asarray(a), np.asarray(b)
+        if a.size < 4 * _SLICE or not (b.size == 1 or b.shape == a.shape) \
+                or not (a.flags.c_contiguous and b.flags.c_contiguous):
+            return None if np.equal(a, b).any() else compare(a, b)
+        flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+        beats = np.empty(a.shape, dtype=bool)
+        flat_beats = beats.reshape(-1)
+        ties = np.empty(_SLICE, dtype=bool)
+        for start in range(0, flat_a.size, _SLICE):
+            part = flat_a[start:start + _SLICE]
+            other = flat_b if flat_b.size == 1 else flat_b[start:start + _SLICE]
+            if np.equal(part, other, out=ties[:part.size]).any():
+                return None
+            compare(part, other, out=flat_beats[start:start + _SLICE])
+        return beats
+    return untied_mask
 
 
 UFUNC_RULES = (

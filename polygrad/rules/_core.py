@@ -183,12 +183,14 @@ def scalar(xp, value, like):
 def chosen_mask(xp, a, b, dtype, *, greater: bool):
     """How much of max(a, b)'s gradient goes to ``a`` (min(a, b)'s with greater=False):
     1 where a was chosen, 0.5 where a and b tie, 0 where b was chosen or either is nan
-    (JAX's balanced rule). One mask, for one input, against the other operand: the
-    gradient of a constant operand is never built. Arithmetic on masks rather than
-    where(): NumPy's where is several times slower."""
+    (JAX's balanced rule), as a mask the gradient (of ``dtype``) is multiplied by. One mask,
+    for one input, against the other operand: the gradient of a constant operand is never
+    built. Arithmetic on masks rather than where(): NumPy's where is several times slower."""
+    untied_mask = getattr(xp, "untied_mask", None)
+    if untied_mask is not None:
+        found = untied_mask(a, b, dtype, greater)
+        if found is not None:
+            return found  # no tie (the usual case for float data): the tie term is not built
     beats = xp.astype(xp.greater(a, b) if greater else xp.less(a, b), dtype)
     ties = xp.equal(a, b)
-    any_eagerly = getattr(xp, "any_eagerly", None)
-    if any_eagerly is not None and not any_eagerly(ties):
-        return beats  # no tie (the usual case for float data): two full-size passes saved
     return beats + xp.astype(ties, dtype) * constant(xp, 0.5, dtype)
