@@ -235,7 +235,13 @@ def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
     given = data
     copied = not on.is_array(data)
     if copied:
-        data = _converted(on, data, None, copy=True)
+        kind = getattr(getattr(data, "dtype", None), "kind", None)  # a NumPy array's
+        if dtype is None and kind in ("f", "c"):
+            # cast in the conversion, on the host: a cast on the device afterwards costs JAX
+            # an XLA compile per new shape
+            dtype = _backend.default_dtype(on)
+            dtype = on.complex_dtype(dtype) if kind == "c" else dtype
+        data = _converted(on, data, dtype, copy=True)
     _numeric(on, data, given)
     if dtype is None and on.is_inexact(data.dtype):
         dtype = _backend.default_dtype(on)

@@ -180,3 +180,33 @@ def test_demo_with_an_unknown_backend_says_so_without_a_traceback():
                             env={**os.environ, "POLYGRAD_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}, timeout=120)
     assert result.returncode == 2
     assert "unknown backend 'tensorflow'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX compiles an XLA program per shape; the other backends do not")
+def test_jax_lifts_new_shaped_host_arrays_without_compiling():
+    """jnp.asarray(numpy data, dtype=, device=) compiles per new shape (~60 ms each here):
+    polygrad's jax backend casts on the host and transfers, so new leaves compile nothing."""
+    import logging
+
+    import jax
+    messages: list[str] = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+    recorder = Recorder()
+    logging.getLogger("jax").addHandler(recorder)
+    try:
+        pg.Value(np.ones((2, 2)))  # JAX's first transfer sets itself up
+        with jax.log_compiles(True):
+            for n in range(3, 8):
+                pg.Value(np.ones((n, 5)))                   # float64 data -> the default float32
+                pg.Value(np.ones((n, 5)), dtype="float64")
+                pg.asarray([1.0] * n, dtype="float32")
+                pg.Value(np.arange(n))                      # integers keep their dtype
+            compiles = [m for m in messages if "compil" in m.lower()]
+            assert not compiles, compiles[:3]
+            jax.numpy.asarray(np.ones((9, 5)), dtype=jax.numpy.float32, device=jax.devices()[0])
+            assert any("compil" in m.lower() for m in messages), "the recorder hears JAX's compiles"
+    finally:
+        logging.getLogger("jax").removeHandler(recorder)

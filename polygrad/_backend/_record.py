@@ -66,6 +66,10 @@ class Backend:
       out_kernels: rule name -> a function computing that rule's forward into a given
           array (``kernel(*arrays, out=buffer)``), where the backend can write into an
           existing array (NumPy's ufuncs); replay reuses buffers through it.
+      from_host: (NumPy array, dtype or None) -> a new array of this backend on its device,
+          for host data where the namespace's asarray is slow (see the JAX loader);
+          asarray then converts NumPy arrays, and Python data given a dtype, on the host
+          with NumPy first. None: asarray alone.
     """
 
     name: str
@@ -78,6 +82,7 @@ class Backend:
     boolean_masks: bool = True
     out_kernels: dict = field(default_factory=dict, repr=False)
     raises_on_bad_index: bool = False
+    from_host: Callable[[Any, Any], Any] | None = field(default=None, repr=False)
     _float_dtypes: dict = field(default_factory=dict, repr=False)
     _inexact_dtypes: dict = field(default_factory=dict, repr=False)
 
@@ -119,6 +124,8 @@ class Backend:
     def asarray(self, obj: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         """An array of this backend from a Python number, a NumPy array or a nested list."""
         try:
+            if self.from_host is not None and _host_data(obj, dtype):
+                return self.from_host(_numpy().array(obj, dtype=dtype, copy=True), dtype)
             if copy is not None:
                 return self.xp.asarray(obj, dtype=dtype, device=self.device, copy=copy)
             return self.xp.asarray(obj, dtype=dtype, device=self.device)
@@ -129,6 +136,21 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"Backend(name={self.name!r}, device={self.device!r})"
+
+
+def _numpy():
+    import numpy
+    return numpy
+
+
+def _host_data(obj: Any, dtype: Any) -> bool:
+    """Whether Backend.asarray may convert ``obj`` with NumPy: a NumPy array or scalar, or
+    Python numbers given a dtype. (Without a dtype, a Python number keeps the namespace's own
+    rule: JAX makes it a weakly typed array, which NumPy cannot.)"""
+    numpy = _numpy()
+    if isinstance(obj, (numpy.ndarray, numpy.generic)):
+        return True
+    return dtype is not None and isinstance(obj, (int, float, complex, bool, list, tuple))
 
 
 def standard_untied_mask(xp) -> Callable:
