@@ -301,7 +301,9 @@ def _number_constant(obj: Any, dtype: Any, on: _backend.Backend) -> Value:
         if flags is not None and hasattr(flags, "writeable"):
             flags.writeable = False  # shared by every graph that uses this number
         found = Value._node(data, None, (), _NO_ATTRS, False, on)
-        if obj == obj:  # nan never equals itself: it would never be found again
+        # nan never equals itself: it would never be found again; an array made under a
+        # JAX trace is a tracer, which must not outlive the trace
+        if obj == obj and not _backend.holds_tracer(data):
             if len(_constants) >= _CONSTANTS_KEPT:
                 _constants.clear()
             _constants[key] = found

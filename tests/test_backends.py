@@ -210,3 +210,19 @@ def test_jax_lifts_new_shaped_host_arrays_without_compiling():
             assert any("compil" in m.lower() for m in messages), "the recorder hears JAX's compiles"
     finally:
         logging.getLogger("jax").removeHandler(recorder)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="tracers are JAX's (jax.jit, jax.eval_shape)")
+def test_constants_made_under_a_jax_trace_are_not_kept_after_it():
+    """polygrad's caches of constants (Python numbers, a vjp's 0.5) must not keep a tracer:
+    used eagerly after the trace, it would raise JAX's UnexpectedTracerError."""
+    import jax
+
+    def f(a):
+        x = pg.Value(a)
+        y = pg.maximum(x * 0.123, 0.0) + 4.56  # numbers this test alone uses: made in the trace
+        y.sum().backward()
+        return x.grad
+    assert jax.eval_shape(f, jax.ShapeDtypeStruct((3,), np.float32)).shape == (3,)
+    got = f(np.array([1.0, -2.0, 3.0], dtype=np.float32))
+    np.testing.assert_allclose(to_numpy(got), [0.123, 0.0, 0.123], rtol=1e-6)

@@ -91,6 +91,14 @@ def use_backend(name: str):
         yield loaded
 
 
+def holds_tracer(obj: Any) -> bool:
+    """Whether ``obj`` (an array, or a Value holding one) is a stand-in of a tracing transform
+    (a JAX tracer under jax.jit or eval_shape) rather than data: caches of constants must not
+    keep one past its trace. Asks the active backend's namespace extension ``is_traced``."""
+    traced = getattr(backend().xp, "is_traced", None)
+    return traced is not None and (traced(obj) or traced(getattr(obj, "data", None)))
+
+
 def default_dtype(on: Backend | None = None) -> Any:
     """The default float dtype (POLYGRAD_DTYPE, float32 unless set) of a backend."""
     return (on or backend()).dtype(_check_dtype_name(_state.dtype_name()))

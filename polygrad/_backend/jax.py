@@ -33,7 +33,8 @@ def load() -> Backend:
         return x.at[(slice(None),) * axis + (indices,)].set(values)
 
     xp = ArrayNamespace("jax", jnp, scatter=scatter, scatter_add=scatter_add, setitem=setitem, put=put,
-                        special=library_special("jax.scipy.special", "jax"))
+                        special=library_special("jax.scipy.special", "jax"),
+                        is_traced=lambda array: isinstance(array, jax.core.Tracer))
     device = jax.devices()[0]
 
     def synchronize():

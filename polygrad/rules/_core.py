@@ -170,7 +170,8 @@ def constant(xp, value, dtype):
         flags = getattr(found, "flags", None)
         if flags is not None and hasattr(flags, "writeable"):
             flags.writeable = False  # shared by every call
-        if len(_constants) < 4096:
+        from .._backend import holds_tracer
+        if len(_constants) < 4096 and not holds_tracer(found):  # a tracer must not outlive its trace
             _constants[key] = found
     return found
 
