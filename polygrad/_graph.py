@@ -229,8 +229,7 @@ def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
         raise DTypeError(f"Value: cannot make a numeric array from {type(data).__name__} {_short_repr(data)}")
     if isinstance(data, (numbers.Number, list, tuple)):
         if dtype is None:
-            dtype = _backend.default_dtype(on)
-            dtype = on.complex_dtype(dtype) if _holds_complex(data) else dtype
+            dtype = _default_inexact(on, complex_=_holds_complex(data))
         return _numeric(on, _converted(on, data, dtype), data)
     given = data
     copied = not on.is_array(data)
@@ -239,16 +238,20 @@ def _leaf_array(data: Any, on: _backend.Backend, dtype: Any):
         if dtype is None and kind in ("f", "c"):
             # cast in the conversion, on the host: a cast on the device afterwards costs JAX
             # an XLA compile per new shape
-            dtype = _backend.default_dtype(on)
-            dtype = on.complex_dtype(dtype) if kind == "c" else dtype
+            dtype = _default_inexact(on, complex_=kind == "c")
         data = _converted(on, data, dtype, copy=True)
     _numeric(on, data, given)
     if dtype is None and on.is_inexact(data.dtype):
-        dtype = _backend.default_dtype(on)
-        dtype = on.complex_dtype(dtype) if on.is_complex(data.dtype) else dtype
+        dtype = _default_inexact(on, complex_=on.is_complex(data.dtype))
     if dtype is not None and data.dtype != dtype:
         return on.xp.astype(data, dtype)  # a new array
     return data if copied else on.xp.asarray(data, copy=True)
+
+
+def _default_inexact(on: _backend.Backend, *, complex_: bool):
+    """The dtype new float data takes: the default float, or the complex dtype of its precision."""
+    dtype = _backend.default_dtype(on)
+    return on.complex_dtype(dtype) if complex_ else dtype
 
 
 def _converted(on: _backend.Backend, obj: Any, dtype: Any, copy: bool | None = None):
