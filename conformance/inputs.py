@@ -211,6 +211,17 @@ def along_axis(draw, op):
 
 
 @st.composite
+def class_labels(draw, op):
+    """softmax_cross_entropy: logits (..., classes >= 1) and int64 labels in [0, classes) of
+    shape logits.shape[:-1] (0-d labels for 1-d logits)."""
+    shape = draw(shapes(min_dims=1))
+    shape = shape[:-1] + (max(shape[-1], 1),)
+    labels = np.asarray(draw(st.lists(st.integers(0, shape[-1] - 1), min_size=math.prod(shape[:-1]),
+                                      max_size=math.prod(shape[:-1]))), dtype=np.int64).reshape(shape[:-1])
+    return example(draw, [array(draw, shape, "real"), labels])
+
+
+@st.composite
 def clip(draw, op):
     bound = st.none() | DOMAINS["real"]
     low, high = draw(bound), draw(bound)
@@ -794,6 +805,7 @@ GENERATORS: dict[str, Callable] = {
     "count_nonzero": reduction(),
     "softmax": along_axis,
     "log_softmax": along_axis,
+    "softmax_cross_entropy": class_labels,
     # linear algebra
     "matmul": matmul,
     "tensordot": tensordot,

@@ -83,6 +83,8 @@ def _table() -> dict[str, Callable]:
             jax.scipy.special.logsumexp(x, axis=axis, keepdims=keepdims),
         "softmax": lambda x, *, axis=-1: jax.nn.softmax(x, axis=axis),
         "log_softmax": lambda x, *, axis=-1: jax.nn.log_softmax(x, axis=axis),
+        "softmax_cross_entropy": lambda logits, labels:
+            -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), labels[..., None], axis=-1)[..., 0],
         # linear algebra
         "matmul": jnp.matmul,
         "tensordot": lambda a, b, *, axes=2: jnp.tensordot(a, b, axes=axes),

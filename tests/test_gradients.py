@@ -120,6 +120,23 @@ case("softmax[axis0]", lambda x: pg.softmax(x, axis=0), real(3, 4))
 case("log_softmax[axis1 of 3d]", lambda x: pg.log_softmax(x, axis=1), real(2, 3, 2))
 case("softmax[(1,)]", pg.softmax, real(1))
 
+
+def _cross_entropy(labels):
+    """The fused softmax_cross_entropy op's per-example losses (labels a constant),
+    weighted so that every example's cotangent differs."""
+    def loss(logits):
+        per_example = pg.nn.cross_entropy(logits, labels, reduction="none")
+        weights = np.linspace(0.5, 1.5, max(per_example.size, 1))[:per_example.size].reshape(per_example.shape)
+        return per_example * pg.asarray(weights, dtype=per_example.dtype)
+    return loss
+
+
+for shape in [(4, 3), (2, 3, 4), (0, 3), (3,), (4, 1)]:
+    case(f"softmax_cross_entropy[{shape}]", _cross_entropy(_rng.integers(0, shape[-1], shape[:-1])), real(*shape))
+case("softmax_cross_entropy[transposed(4,3)]", _cross_entropy(np.array([2, 0, 1, 2])), transposed(real, 4, 3))
+case("softmax_cross_entropy[strided(3,5)]", _cross_entropy(np.array([4, 0, 3])), strided(real, 3, 5))
+case("softmax_cross_entropy[mean]", lambda x: pg.nn.softmax_cross_entropy(x, np.array([1, 1, 0])), real(3, 2))
+
 # -- elementwise, two inputs: broadcasting against size-1 and missing axes ----------------------
 
 BROADCAST_SHAPES = [((3, 1), (3, 4)), ((4,), (2, 3, 4)), ((1,), ()), ((), ()), ((0, 3), (3,)), ((2, 1, 4), (3, 1))]

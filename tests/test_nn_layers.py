@@ -392,11 +392,21 @@ def test_classification_losses_match_their_formulas():
                       smoothed, logits, labels)
     gradcheck(lambda x: pg.nn.cross_entropy(x, labels, label_smoothing=smoothing, ignore_index=-100), logits)
 
+    def ignoring(x, y):  # without smoothing: the fused softmax_cross_entropy op, -100 matching no class
+        losses = -jnp.take_along_axis(jax.nn.log_softmax(x, axis=-1), jnp.maximum(y, 0)[:, None], axis=-1)[:, 0]
+        kept = y != -100
+        return jnp.sum(jnp.where(kept, losses, 0.0)) / jnp.sum(kept)
+    check_against_jax(lambda x, y: pg.nn.cross_entropy(x, y, ignore_index=-100), ignoring, logits, labels)
+    gradcheck(lambda x: pg.nn.cross_entropy(x, labels, ignore_index=-100), logits)
+
     probabilities = jax.nn.softmax(jnp.asarray(targets), axis=-1)
     check_against_jax(lambda x, p: pg.nn.cross_entropy(x, p, reduction="sum"),
                       lambda x, p: -jnp.sum(p * jax.nn.log_softmax(x, axis=-1)), logits, np.asarray(probabilities))
     with pytest.raises(pg.ShapeError, match=r"integer labels of shape \(4,\) do not fit logits of shape \(5, 4\)"):
         pg.nn.cross_entropy(pg.Value(logits), np.array([0, 1, 2, 3]))
+    with pytest.raises(pg.ShapeError, match=r"^softmax_cross_entropy: integer labels of shape \(5, 1\) do not fit "
+                                            r"logits of shape \(5, 4\): expected \(5,\)"):
+        pg.nn.softmax_cross_entropy(pg.Value(logits), np.zeros((5, 1), dtype=np.int64))
 
 
 # -- initialisers -----------------------------------------------------------------------------------

@@ -83,6 +83,42 @@ def test_vmap_softmax_and_logsumexp_shift_their_axis(rng):
     np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=1e-10)
 
 
+def cross_entropy(m, logits, labels):
+    import jax
+    if m is pg:
+        return pg.nn.cross_entropy(logits, labels, reduction="none")
+    return -jnp_take_label(jax.nn.log_softmax(logits, axis=-1), labels)
+
+
+def jnp_take_label(log_probs, labels):
+    import jax.numpy as jnp
+    return jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+
+
+@pytest.mark.parametrize("in_axes", [(0, 0), (0, None), (None, 0), (1, 1)])
+def test_vmap_of_grad_of_cross_entropy_matches_jax(rng, in_axes):
+    """The fused softmax_cross_entropy op: logits, labels or both batched (its batching rule),
+    and the gradient of each example's loss."""
+    jax = requires_jax()
+    import jax.numpy as jnp
+    logits = rng.standard_normal((3, 2, 4))
+    labels = rng.integers(0, 4, (3, 2))
+    if in_axes[0] is None:
+        logits = logits[0]
+    if in_axes[1] is None:
+        labels = labels[0]
+
+    def loss(m, x, y):
+        return m.sum(cross_entropy(m, x, y) ** 2)
+    got = pg.vmap(lambda x, y: loss(pg, x, y), in_axes=in_axes)(logits, labels)
+    expected = jax.vmap(lambda x, y: loss(jnp, x, y), in_axes=in_axes)(jnp.asarray(logits), jnp.asarray(labels))
+    np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=1e-10)
+    if in_axes[0] is not None:
+        got = pg.vmap(pg.grad(lambda x, y: loss(pg, x, y)), in_axes=in_axes)(logits, labels)
+        expected = jax.vmap(jax.grad(lambda x, y: loss(jnp, x, y)), in_axes=in_axes)(jnp.asarray(logits), jnp.asarray(labels))
+        np.testing.assert_allclose(to_numpy(got), np.asarray(expected), rtol=1e-10)
+
+
 def mlp_loss(params, x, y):
     hidden = pg.tanh(x @ params["w1"] + params["b1"])
     return pg.mean((hidden @ params["w2"] + params["b2"] - y) ** 2)

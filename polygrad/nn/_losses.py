@@ -3,7 +3,7 @@ or per example for the classification losses)."""
 from __future__ import annotations
 
 from .. import namespace as pn
-from .._graph import Value
+from .._graph import Value, apply
 from ..errors import ShapeError
 from ._activations import softplus
 
@@ -70,24 +70,12 @@ def cross_entropy(logits, labels, *, label_smoothing: float = 0.0, ignore_index:
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     labels = _as_value(labels, logits)
-    log_probs = pn.log_softmax(logits, axis=-1)
-    classes = log_probs.shape[-1]
     integer = not labels.backend.is_float(labels.dtype)
-    if integer:
-        if labels.shape != log_probs.shape[:-1]:
-            raise ShapeError(f"cross_entropy: integer labels of shape {labels.shape} do not fit logits of "
-                             f"shape {log_probs.shape}: expected {log_probs.shape[:-1]}")
-        target = pn.astype(pn.expand_dims(labels, axis=-1) == pn.arange(classes, dtype=labels.dtype),
-                           log_probs.dtype)
+    if integer and not label_smoothing:
+        loss = _per_example(logits, labels, "cross_entropy")
     else:
-        if ignore_index is not None:
-            raise ValueError("cross_entropy: ignore_index applies to integer labels, not probabilities")
-        if labels.shape != log_probs.shape:
-            raise ShapeError(f"cross_entropy: probabilities of shape {labels.shape} do not fit logits of shape {log_probs.shape}")
-        target = labels
-    if label_smoothing:
-        target = (1.0 - label_smoothing) * target + label_smoothing / classes
-    loss = -pn.sum(target * log_probs, axis=-1)
+        loss = -pn.sum(_smoothed_target(logits, labels, label_smoothing, ignore_index, integer)
+                       * pn.log_softmax(logits, axis=-1), axis=-1)
     if ignore_index is None:
         return _reduce(loss, reduction, "cross_entropy")
     kept = pn.astype(labels != ignore_index, loss.dtype)
@@ -95,6 +83,38 @@ def cross_entropy(logits, labels, *, label_smoothing: float = 0.0, ignore_index:
     if reduction == "mean":
         return pn.sum(loss) / pn.sum(kept)
     return _reduce(loss, reduction, "cross_entropy")
+
+
+def _per_example(logits, labels, what: str):
+    """The softmax_cross_entropy op, after checking labels against logits (a label outside
+    [0, classes), as ignore_index's, picks no class: its loss is the logsumexp)."""
+    shape = tuple(logits.shape)
+    if not shape or tuple(labels.shape) != shape[:-1]:
+        raise ShapeError(f"{what}: integer labels of shape {tuple(labels.shape)} do not fit logits of "
+                         f"shape {shape}: expected {shape[:-1] if shape else 'logits of one axis or more'}")
+    return apply("softmax_cross_entropy", logits, labels)
+
+
+def _smoothed_target(logits, labels, label_smoothing: float, ignore_index, integer: bool):
+    """The target distribution: one-hot of integer labels, or the given probabilities,
+    mixed with the uniform distribution by label_smoothing."""
+    shape = tuple(logits.shape)
+    classes = shape[-1]
+    if integer:
+        if tuple(labels.shape) != shape[:-1]:
+            raise ShapeError(f"cross_entropy: integer labels of shape {tuple(labels.shape)} do not fit logits of "
+                             f"shape {shape}: expected {shape[:-1]}")
+        target = pn.astype(pn.expand_dims(labels, axis=-1) == pn.arange(classes, dtype=labels.dtype),
+                           logits.dtype)
+    else:
+        if ignore_index is not None:
+            raise ValueError("cross_entropy: ignore_index applies to integer labels, not probabilities")
+        if tuple(labels.shape) != shape:
+            raise ShapeError(f"cross_entropy: probabilities of shape {tuple(labels.shape)} do not fit logits of shape {shape}")
+        target = labels
+    if label_smoothing:
+        target = (1.0 - label_smoothing) * target + label_smoothing / classes
+    return target
 
 
 def pinball_loss(prediction, target, quantiles, *, reduction: str = "mean"):
@@ -113,10 +133,6 @@ def pinball_loss(prediction, target, quantiles, *, reduction: str = "mean"):
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean cross-entropy of integer labels (batch,) under logits (batch, classes): the
-    plain case of ``cross_entropy``, kept in its fewest ops (the benchmarks time it)."""
-    log_probs = pn.log_softmax(logits, axis=-1)
-    # A one-hot mask rather than log_probs[arange(n), labels]: far fewer ops per step.
-    classes = pn.arange(log_probs.shape[-1], dtype=labels.dtype)
-    onehot = pn.astype(pn.expand_dims(labels, axis=-1) == classes, log_probs.dtype)
-    return -pn.mean(pn.sum(log_probs * onehot, axis=-1))
+    """Mean cross-entropy of integer labels (...) under logits (..., classes): the plain case
+    of ``cross_entropy``, one fused op and a mean."""
+    return pn.mean(_per_example(logits, _as_value(labels, logits), "softmax_cross_entropy"))

@@ -225,6 +225,17 @@ def _take_batch(xp, arrays, batched, attrs):
     return xp.take(x, indices, axis=normalize_axis(axis, x.ndim - 1) + 1)
 
 
+def _leading_batch(rule):
+    """Ops that broadcast their inputs' leading axes and work on the trailing ones
+    (softmax_cross_entropy's logits (..., classes) and labels (...)): a batch axis in front of
+    either broadcasts as any other leading axis, so the forward itself is the batching rule."""
+    forward = rule.forward
+
+    def batch(xp, arrays, batched, attrs):
+        return forward(xp, *arrays, **attrs)
+    return batch
+
+
 # -- the families -----------------------------------------------------------------------------
 
 ELEMENTWISE = (
@@ -260,4 +271,5 @@ RULES["getitem"].defbatch(_key_batch)
 RULES["scatter"].defbatch(_scatter_batch)
 RULES["matmul"].defbatch(_matmul_batch)
 RULES["take"].defbatch(_take_batch)
+RULES["softmax_cross_entropy"].defbatch(_leading_batch(RULES["softmax_cross_entropy"]))
 del _name, _default
