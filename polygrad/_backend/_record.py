@@ -24,6 +24,9 @@ class ArrayNamespace:
           gradient of ``dtype`` is multiplied by, or None where some element of a equals b's;
           optional, on backends where asking costs no sync (arrays on the host, computed
           eagerly): maximum, minimum and clip then skip their tie term (see rules.chosen_mask)
+      gradient_mask(condition, dtype) -> the boolean ``condition`` as a mask that a gradient of
+          ``dtype`` is multiplied by; optional (rules cast it by default): NumPy keeps it
+          boolean, as it multiplies float by bool in the float's dtype, so no float mask is built
       is_traced(array) -> bool, optional: whether ``array`` is a stand-in of a tracing
           transform (a JAX tracer under jax.jit or eval_shape): caches of constants skip it
       setitem(x, key, values) -> a copy of ``x`` with ``values`` written at a basic key or a

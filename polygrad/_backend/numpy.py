@@ -24,7 +24,7 @@ def load() -> Backend:
 
     xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
                         special=scipy_special(np), setitem=copying_setitem(copy), put=copying_put(copy),
-                        untied_mask=numpy_untied_mask(np))
+                        untied_mask=numpy_untied_mask(np), gradient_mask=_boolean_mask)
     # Rules whose forward is exactly this namespace's function of the same name, a NumPy
     # ufunc: replay may compute them into an existing array (out=). Checked in
     # tests/test_trust.py against each rule's forward.
@@ -36,6 +36,12 @@ def load() -> Backend:
         is_array=lambda obj: isinstance(obj, (np.ndarray, np.generic)),
         to_numpy=np.asarray, out_kernels=out_kernels,
     )
+
+
+def _boolean_mask(condition, dtype):
+    # g * mask with mask boolean: one pass fewer than casting first, and no full-size float
+    # temporary (relu's backward on 65536x128 float32: 17 ms, 19 with the cast)
+    return condition
 
 
 # Elements per slice in numpy_untied_mask: 128 KiB of float32, which stays in a core's cache

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 __all__ = [
     "Rule", "RULES", "defrule", "normalize_axis", "normalize_axes", "broadcast_shapes",
-    "kept_shape", "reduced_count", "expand_reduced", "scalar", "constant", "chosen_mask", "check_reduction_axis",
+    "kept_shape", "reduced_count", "expand_reduced", "scalar", "constant", "chosen_mask", "gradient_mask", "check_reduction_axis",
 ]
 
 
@@ -179,6 +179,14 @@ def constant(xp, value, dtype):
 def scalar(xp, value, like):
     """A 0-d array of ``like``'s dtype: Python floats in ops would promote float32."""
     return constant(xp, value, like.dtype)
+
+
+def gradient_mask(xp, condition, dtype):
+    """The boolean ``condition`` as a mask a gradient of ``dtype`` is multiplied by: cast to
+    dtype, or as it is where the namespace multiplies float by bool itself (NumPy's
+    ``gradient_mask`` extension)."""
+    keep = getattr(xp, "gradient_mask", None)
+    return keep(condition, dtype) if keep is not None else xp.astype(condition, dtype)
 
 
 def chosen_mask(xp, a, b, dtype, *, greater: bool):
