@@ -106,7 +106,9 @@ def unbroadcast(xp: Any, ct: Any, shape: tuple) -> Any:
     )
     if axes:
         ct = xp.sum(ct, axis=axes)
-    return xp.reshape(ct, shape)
+    # a reshape only where summing left size-1 axes out (NumPy's reshape is a view, which
+    # backward would then copy so that no gradient shares an array)
+    return ct if tuple(ct.shape) == shape else xp.reshape(ct, shape)
 
 
 def _seed(root: Value, grad: Any, create_graph: bool):
