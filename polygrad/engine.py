@@ -14,6 +14,7 @@ from . import _anomaly, _graph, _state
 from ._graph import Value, apply, current_parents
 from .errors import DTypeError, GradientError, PolygradError, ShapeError
 from .rules import RULES
+from .rules._core import constant
 
 __all__ = ["toposort", "backward", "vjp_graph", "unbroadcast", "graph_namespace"]
 
@@ -119,7 +120,10 @@ def _seed(root: Value, grad: Any, create_graph: bool):
         raise DTypeError(f"backward: the root has complex dtype {root.dtype}; give its cotangent, "
                          "backward(grad=...), or backpropagate from a real function of it")
     if grad is None:
-        seed = on.xp.ones(root.data.shape, dtype=root.dtype)
+        # a scalar loss (the usual root) takes the cached read-only 1: backward copies a
+        # seed before it becomes anyone's .grad
+        shape = tuple(root.data.shape)
+        seed = constant(on.xp, 1.0, root.dtype) if not shape else on.xp.ones(shape, dtype=root.dtype)
     elif isinstance(grad, Value):
         seed = grad if create_graph else grad.data
     else:
