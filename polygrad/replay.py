@@ -239,7 +239,8 @@ def _compute(plan: _Plan, root: Value, values: list) -> None:
                         if buffer.shape == shape and _refcount(buffer) == _SOLE:
                             values[i] = kernel(a, b, buffer)
                             continue
-                    values[i] = kernel(a, b)
+                    # a new array: the rule's own forward, which broadcasts through the namespace
+                    values[i] = kernel(a, b) if a.shape == b.shape else forward(xp, a, b)
             elif attrs:
                 values[i] = forward(xp, *[values[j] for j in args], **attrs)
             elif arity == 1:

@@ -6,6 +6,7 @@ import importlib
 from ._malloc import keep_freed_memory
 from ._record import ArrayNamespace, Backend
 from ._scatter import copying_put, copying_setitem, standard_scatter
+from ._short_axes import broadcasting, leading_sum
 from ._special import scipy_special
 
 
@@ -22,9 +23,12 @@ def load() -> Backend:
     def copy(x):
         return np.array(x, copy=True)
 
+    # a (k,) operand over (n, k) rows and sums over leading axes, for short k: see _short_axes.py
+    short_axes = {name: broadcasting(np, getattr(np, name)) for name in SHORT_AXIS_BINARY}
     xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
                         special=scipy_special(np), setitem=copying_setitem(copy), put=copying_put(copy),
-                        untied_mask=numpy_untied_mask(np), gradient_mask=_boolean_mask)
+                        untied_mask=numpy_untied_mask(np), gradient_mask=_boolean_mask,
+                        sum=leading_sum(np, compat.sum), **short_axes)
     # Rules whose forward is exactly this namespace's function of the same name, a NumPy
     # ufunc: replay may compute them into an existing array (out=). Checked in
     # tests/test_trust.py against each rule's forward.
@@ -74,6 +78,7 @@ def numpy_untied_mask(np):
     return untied_mask
 
 
+SHORT_AXIS_BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum")
 UFUNC_RULES = (
     "add", "subtract", "multiply", "divide", "pow", "negative", "exp", "log", "log1p", "expm1",
     "sqrt", "sin", "cos", "tanh", "abs", "maximum", "minimum",
