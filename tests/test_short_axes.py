@@ -78,47 +78,73 @@ def test_other_operands_go_to_numpy_unchanged(xp):
         np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.backend_independent
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape, axis", [
+REDUCED = [  # leading axes, with and without a remainder of rows; the last axis
     ((2 * _ROW, 4), 0), ((_FEWEST // 3 + 7, 3), (0,)), ((_FEWEST // 3 + 7, 3), -2),
     ((300, 70, 2), (0, 1)), ((300, 70, 2), (1, 0)), ((3000, 4, 2), 0),
-])
-def test_sum_over_leading_axes_matches_numpy(xp, shape, axis, dtype):
+    ((256, 10), -1), ((256, 10), 1), ((7, 50, 3), 2), ((64, 64), -1),
+]
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, axis", REDUCED, ids=str)
+def test_sum_over_short_blocks_matches_numpy(xp, shape, axis, dtype, keepdims):
     rng = np.random.default_rng(2)
     x = rng.uniform(0.5, 1.5, size=shape).astype(dtype)
-    got = xp.sum(x, axis=axis)
-    exact = np.sum(x.astype(np.longdouble), axis=axis)
+    got = xp.sum(x, axis=axis, keepdims=keepdims)
+    exact = np.sum(x.astype(np.longdouble), axis=axis, keepdims=keepdims)
     assert got.shape == exact.shape and got.dtype == x.dtype
     # as accurate as NumPy's own sum (row after row), within rounding of the result
-    numpys = np.abs(np.sum(x, axis=axis) - exact).max()
+    numpys = np.abs(np.sum(x, axis=axis, keepdims=keepdims) - exact).max()
     assert np.abs(got - exact).max() <= max(2 * numpys, 4 * np.finfo(dtype).eps * np.abs(exact).max())
 
 
 @pytest.mark.backend_independent
-def test_sum_of_other_axes_and_options_is_numpys(xp):
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape, axis", REDUCED, ids=str)
+def test_max_and_min_over_short_blocks_are_numpys(xp, shape, axis, keepdims):
+    x = _data(np.random.default_rng(5), shape, np.float32)
+    x.reshape(-1)[1::89] = -0.0
+    x.reshape(-1)[2::89] = 0.0
+    for name in ("max", "min"):
+        with np.errstate(all="ignore"):
+            got, expected = getattr(xp, name)(x, axis=axis, keepdims=keepdims), getattr(np, name)(x, axis=axis, keepdims=keepdims)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.backend_independent
+def test_reductions_with_other_axes_and_options_are_numpys(xp):
     x = np.random.default_rng(3).standard_normal((_FEWEST, 3)).astype(np.float32)
-    for kwargs in ({"axis": 1}, {"axis": None}, {"axis": (0, 1)}, {"axis": 0, "keepdims": True},
-                   {"axis": 0, "dtype": np.float64}):
-        got, expected = xp.sum(x, **kwargs), np.sum(x, **kwargs)
+    for name, kwargs in [("sum", {"axis": None}), ("sum", {"axis": (0, 1)}), ("sum", {"axis": 0, "dtype": np.float64}),
+                         ("max", {"axis": None}), ("max", {"axis": 0, "initial": 5.0}),
+                         ("min", {"axis": 1, "where": x > 0, "initial": 9.0})]:
+        got, expected = getattr(xp, name)(x, **kwargs), getattr(np, name)(x, **kwargs)
         assert np.shape(got) == np.shape(expected) and got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError):  # an empty axis keeps NumPy's error
+        xp.max(np.zeros((_FEWEST, 0)), axis=1)
 
 
 @pytest.mark.usefixtures("float64")
 def test_gradients_through_short_rows_are_exact():
-    """A bias of 3 and per-column weights over 2 * 6000 rows (large enough for the blocked
-    path on NumPy): the gradients are the closed-form ones, on every backend, eagerly and
-    replayed."""
+    """A bias of 3, per-column weights and a logsumexp over 3 columns, on 2 * 6000 rows (large
+    enough for the blocked paths on NumPy): the gradients are the closed-form ones, on every
+    backend, eagerly and replayed."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2 * 6000, 3))
     w, b = pg.Value(rng.standard_normal(3)), pg.Value(rng.standard_normal(3))
     cot = rng.uniform(0.5, 1.5, size=x.shape)
     xv = pg.Value(x, requires_grad=False)
-    loss = pg.sum((xv * w + b) / pg.asarray(cot) - pg.maximum(xv, b))
+    loss = pg.sum((xv * w + b) / pg.asarray(cot) - pg.maximum(xv, b)) + pg.sum(pg.logsumexp(xv * w, axis=-1))
     loss.backward()
     below = x < to_numpy(b.data)
-    np.testing.assert_allclose(to_numpy(w.grad), (x / cot).sum(axis=0), rtol=1e-10)
+    scaled = x * to_numpy(w.data)
+    softmax = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    softmax /= softmax.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(to_numpy(w.grad), (x / cot).sum(axis=0) + (softmax * x).sum(axis=0), rtol=1e-10)
     np.testing.assert_allclose(to_numpy(b.grad), (1.0 / cot).sum(axis=0) - below.sum(axis=0), rtol=1e-10)
     first = (to_numpy(w.grad), to_numpy(b.grad))
     loss.forward()

@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-__all__ = ["broadcasting", "leading_sum"]
+__all__ = ["broadcasting", "reduction"]
 
 _MOST = 64          # k up to this is "short": NumPy's inner loop is then mostly overhead
 _FEWEST = 1 << 14   # elements below which the plain call is as fast
 _ROW = 4096         # elements per row of the blocked view
+_FEWEST_ROWS = 64   # rows below which a reduction over a short last axis is left to NumPy
 
 
 def _short_trailing(big: Any, small: Any) -> int:
@@ -81,28 +82,49 @@ def broadcasting(np: Any, ufunc: Any) -> Callable:
     return call
 
 
-def leading_sum(np: Any, plain: Callable) -> Callable:
-    """``plain(x, axis=..., ...)`` (the namespace's sum), blocked where the summed axes are
-    the leading ones and what is left is a short trailing block (a bias's gradient)."""
+def reduction(np: Any, plain: Callable, combine: Any) -> Callable:
+    """``plain(x, axis=..., ...)`` (the namespace's sum, max or min; ``combine`` its ufunc),
+    blocked where the reduced axes are the leading ones and a short trailing block is left
+    (a bias's gradient), or where the one reduced axis is a short last axis (a softmax over
+    a few classes): there the array is transposed first, so that NumPy's loop runs along
+    the rows (max over the last axis of (256, 10): 15 -> 5 us)."""
     ndarray = np.ndarray
 
-    def sum(x, /, *, axis=None, dtype=None, keepdims=False, **kwargs):  # noqa: A001
-        if axis is None or dtype is not None or keepdims or kwargs or x.__class__ is not ndarray \
-                or x.dtype.kind not in "fc" or not x.flags.c_contiguous:
-            return plain(x, axis=axis, dtype=dtype, keepdims=keepdims, **kwargs)
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
-        lead = len(axes)
-        if not 0 < lead < x.ndim or sorted(a % x.ndim for a in axes) != list(range(lead)):
-            return plain(x, axis=axis, dtype=dtype, keepdims=keepdims)
-        kept = x.shape[lead:]
-        k = math.prod(kept)
-        if not 1 < k <= _MOST or x.size < _FEWEST:
-            return plain(x, axis=axis, dtype=dtype, keepdims=keepdims)
-        per_row = (_ROW // k) * k
-        flat = x.reshape(-1)
-        blocked = (flat.size // per_row) * per_row
-        total = flat[:blocked].reshape(-1, per_row).sum(axis=0).reshape(-1, k).sum(axis=0)
-        if blocked < flat.size:
-            total += flat[blocked:].reshape(-1, k).sum(axis=0)
-        return total.reshape(kept)
-    return sum
+    def reduce(x, /, *, axis=None, keepdims=False, **kwargs):
+        if kwargs or x.__class__ is not ndarray:
+            return plain(x, axis=axis, keepdims=keepdims, **kwargs)
+        if axis is not None and x.size >= 2 * _FEWEST_ROWS and x.ndim >= 2:
+            blocked = _blocked_reduction(np, combine, x, axis, keepdims)
+            if blocked is not None:
+                return blocked
+        # what np.sum (np.max, np.min) does for an ndarray, without its ~4 us of Python
+        return combine.reduce(x, axis=axis, keepdims=keepdims)
+    return reduce
+
+
+def _blocked_reduction(np: Any, combine: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """reduction's two blocked cases, or None where neither applies."""
+    ndim = x.ndim
+    if x.dtype.kind not in "fc" or not x.flags.c_contiguous:
+        return None
+    axes = [axis % ndim] if axis.__class__ is int else sorted(a % ndim for a in axis)
+    if axes == [ndim - 1]:
+        k = x.shape[-1]
+        if not 1 < k <= _MOST or x.size < _FEWEST_ROWS * k:
+            return None
+        total = combine.reduce(np.ascontiguousarray(x.reshape(-1, k).T), axis=0)
+        return total.reshape(x.shape[:-1] + ((1,) if keepdims else ()))
+    lead = len(axes)
+    if not 0 < lead < ndim or axes != list(range(lead)) or x.size < _FEWEST:
+        return None
+    kept = x.shape[lead:]
+    k = math.prod(kept)
+    if not 1 < k <= _MOST:
+        return None
+    per_row = (_ROW // k) * k
+    flat = x.reshape(-1)
+    blocked = (flat.size // per_row) * per_row
+    total = combine.reduce(combine.reduce(flat[:blocked].reshape(-1, per_row), axis=0).reshape(-1, k), axis=0)
+    if blocked < flat.size:
+        total = combine(total, combine.reduce(flat[blocked:].reshape(-1, k), axis=0))
+    return total.reshape(((1,) * lead if keepdims else ()) + kept)

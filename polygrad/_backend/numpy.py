@@ -6,7 +6,7 @@ import importlib
 from ._malloc import keep_freed_memory
 from ._record import ArrayNamespace, Backend
 from ._scatter import copying_put, copying_setitem, standard_scatter
-from ._short_axes import broadcasting, leading_sum
+from ._short_axes import broadcasting, reduction
 from ._special import scipy_special
 
 
@@ -28,7 +28,8 @@ def load() -> Backend:
     xp = ArrayNamespace("numpy", compat, scatter=standard_scatter(compat), scatter_add=scatter_add,
                         special=scipy_special(np), setitem=copying_setitem(copy), put=copying_put(copy),
                         untied_mask=numpy_untied_mask(np), gradient_mask=_boolean_mask,
-                        sum=leading_sum(np, compat.sum), **short_axes)
+                        sum=reduction(np, compat.sum, np.add), max=reduction(np, compat.max, np.maximum),
+                        min=reduction(np, compat.min, np.minimum), **short_axes)
     # Rules whose forward is exactly this namespace's function of the same name, a NumPy
     # ufunc: replay may compute them into an existing array (out=). Checked in
     # tests/test_trust.py against each rule's forward.
