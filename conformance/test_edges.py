@@ -29,6 +29,9 @@ EDGES = {
     "edge: log_softmax 1e4": ("log_softmax", [LARGE], {"axis": -1}, True),
     "edge: logsumexp 1e4": ("logsumexp", [LARGE], {"axis": -1, "keepdims": False}, True),
     "edge: logsumexp 1e4 all axes": ("logsumexp", [LARGE], {"axis": None, "keepdims": True}, True),
+    "edge: softmax_cross_entropy 1e4": ("softmax_cross_entropy", [LARGE, np.array([1, 3])], {}, True),
+    "edge: softmax_cross_entropy, -inf off the label": (
+        "softmax_cross_entropy", [np.array([[0.0, -INF, 1.0], [-INF, 2.0, -INF]]), np.array([2, 1])], {}, True),
     "edge: softmax with -inf (masked)": ("softmax", [np.array([[0.0, -INF, 1.0], [-INF, 2.0, -INF]])], {"axis": -1}, False),
     "edge: softmax over an empty axis": ("softmax", [np.zeros((2, 0))], {"axis": -1}, True),
     "edge: logsumexp over an empty axis": ("logsumexp", [np.zeros((2, 0))], {"axis": -1, "keepdims": False}, False),
