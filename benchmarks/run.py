@@ -2,8 +2,9 @@
 
     python -m benchmarks.run [--backend numpy] [--repeats 30] [--out benchmarks/results/numpy.json]
 
-Steps alternate (polygrad, hand-written, polygrad, ...) so drift in machine speed
-hits both alike; the reported figure is median(polygrad) / median(hand-written).
+Steps alternate (polygrad, hand-written, replay, ...), in an order that rotates each repeat,
+so drift in machine speed and whatever one step leaves for the next hit every variant alike;
+the reported figure is median(polygrad) / median(hand-written).
 """
 from __future__ import annotations
 
@@ -42,9 +43,14 @@ def measure(name: str, repeats: int, warmup: int = 3, batch: int | None = None) 
         for step in steps.values():
             _timed(step, on)
     times: dict[str, list[float]] = {variant: [] for variant in steps}
-    for _ in range(repeats):
-        for variant, step in steps.items():
-            times[variant].append(_timed(step, on))
+    order = list(steps)
+    for repeat in range(repeats):
+        # the order rotates each repeat: a step runs after each of the others equally often
+        # (whichever follows the hand-written step pays for the arrays and BLAS threads it
+        # left behind: the MLP's replay measured 1.15 after it, 1.10 after eager)
+        shift = repeat % len(order)
+        for variant in order[shift:] + order[:shift]:
+            times[variant].append(_timed(steps[variant], on))
     medians = {variant: statistics.median(t) for variant, t in times.items()}
     result = {
         "workload": name,
