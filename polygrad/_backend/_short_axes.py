@@ -105,7 +105,8 @@ def reduction(np: Any, plain: Callable, combine: Any) -> Callable:
 def _blocked_reduction(np: Any, combine: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """reduction's two blocked cases, or None where neither applies."""
     ndim = x.ndim
-    if x.dtype.kind not in "fc" or not x.flags.c_contiguous:
+    # float16 is left to NumPy: its partial sums would round to half precision between blocks
+    if x.dtype.kind not in "fc" or x.dtype.itemsize < 4 or not x.flags.c_contiguous:
         return None
     axes = [axis % ndim] if axis.__class__ is int else sorted(a % ndim for a in axis)
     if axes == [ndim - 1]:
