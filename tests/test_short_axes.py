@@ -13,7 +13,7 @@ import pytest
 import polygrad as pg
 from conftest import to_numpy
 from polygrad._backend import get_backend
-from polygrad._backend._short_axes import _FEWEST, _ROW
+from polygrad._backend._short_axes import _FEWEST, _ROW, _TRANSPOSED_ROWS
 
 BINARY = ("add", "subtract", "multiply", "divide", "maximum", "minimum")
 # (big, small): whole blocks only, a remainder of rows, two trailing axes, leading size-1
@@ -82,6 +82,7 @@ REDUCED = [  # leading axes, with and without a remainder of rows; the last axis
     ((2 * _ROW, 4), 0), ((_FEWEST // 3 + 7, 3), (0,)), ((_FEWEST // 3 + 7, 3), -2),
     ((300, 70, 2), (0, 1)), ((300, 70, 2), (1, 0)), ((3000, 4, 2), 0),
     ((256, 10), -1), ((256, 10), 1), ((7, 50, 3), 2), ((64, 64), -1),
+    ((_TRANSPOSED_ROWS * 2 + 5, 3), -1),  # transposed in parts, the last one short
 ]
 
 

@@ -24,6 +24,7 @@ _MOST = 64          # k up to this is "short": NumPy's inner loop is then mostly
 _FEWEST = 1 << 14   # elements below which the plain call is as fast
 _ROW = 4096         # elements per row of the blocked view
 _FEWEST_ROWS = 64   # rows below which a reduction over a short last axis is left to NumPy
+_TRANSPOSED_ROWS = 1 << 15  # rows transposed at a time: the copy stays small
 
 
 def _short_trailing(big: Any, small: Any) -> int:
@@ -113,7 +114,14 @@ def _blocked_reduction(np: Any, combine: Any, x: Any, axis: Any, keepdims: bool)
         k = x.shape[-1]
         if not 1 < k <= _MOST or x.size < _FEWEST_ROWS * k:
             return None
-        total = combine.reduce(np.ascontiguousarray(x.reshape(-1, k).T), axis=0)
+        rows = x.reshape(-1, k)
+        if rows.shape[0] <= _TRANSPOSED_ROWS:
+            total = combine.reduce(np.ascontiguousarray(rows.T), axis=0)
+        else:  # transposed a part at a time: the copy stays small
+            total = np.empty(rows.shape[0], dtype=x.dtype)  # sum, max, min keep float dtypes
+            for start in range(0, rows.shape[0], _TRANSPOSED_ROWS):
+                part = rows[start:start + _TRANSPOSED_ROWS]
+                combine.reduce(np.ascontiguousarray(part.T), axis=0, out=total[start:start + part.shape[0]])
         return total.reshape(x.shape[:-1] + ((1,) if keepdims else ()))
     lead = len(axes)
     if not 0 < lead < ndim or axes != list(range(lead)) or x.size < _FEWEST:
