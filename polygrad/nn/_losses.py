@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import namespace as pn
 from .._graph import Value, apply
 from ..errors import ShapeError
+from ..rules.nn import label_mask
 from ._activations import softplus
 
 __all__ = [
@@ -85,13 +86,17 @@ def cross_entropy(logits, labels, *, label_smoothing: float = 0.0, ignore_index:
     return _reduce(loss, reduction, "cross_entropy")
 
 
-def _per_example(logits, labels, what: str):
-    """The softmax_cross_entropy op, after checking labels against logits (a label outside
-    [0, classes), as ignore_index's, picks no class: its loss is the logsumexp)."""
+def _check_integer_labels(logits, labels, what: str) -> None:
     shape = tuple(logits.shape)
     if not shape or tuple(labels.shape) != shape[:-1]:
         raise ShapeError(f"{what}: integer labels of shape {tuple(labels.shape)} do not fit logits of "
                          f"shape {shape}: expected {shape[:-1] if shape else 'logits of one axis or more'}")
+
+
+def _per_example(logits, labels, what: str):
+    """The softmax_cross_entropy op, after checking labels against logits (a label outside
+    [0, classes), as ignore_index's, picks no class: its loss is the logsumexp)."""
+    _check_integer_labels(logits, labels, what)
     return apply("softmax_cross_entropy", logits, labels)
 
 
@@ -101,11 +106,8 @@ def _smoothed_target(logits, labels, label_smoothing: float, ignore_index, integ
     shape = tuple(logits.shape)
     classes = shape[-1]
     if integer:
-        if tuple(labels.shape) != shape[:-1]:
-            raise ShapeError(f"cross_entropy: integer labels of shape {tuple(labels.shape)} do not fit logits of "
-                             f"shape {shape}: expected {shape[:-1]}")
-        target = pn.astype(pn.expand_dims(labels, axis=-1) == pn.arange(classes, dtype=labels.dtype),
-                           logits.dtype)
+        _check_integer_labels(logits, labels, "cross_entropy")
+        target = pn.astype(label_mask(pn, labels, classes), logits.dtype)
     else:
         if ignore_index is not None:
             raise ValueError("cross_entropy: ignore_index applies to integer labels, not probabilities")

@@ -86,7 +86,7 @@ def log_softmax_vjp(xp, g, out, x, *, axis=-1):
     return (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),)
 
 
-def _is_label(xp, labels, classes: int):
+def label_mask(xp, labels, classes: int):
     """True where the position along the class axis is the label. A label outside
     [0, classes) matches no position (cross_entropy's ignore_index relies on it)."""
     return xp.expand_dims(labels, axis=-1) == xp.arange(classes, dtype=labels.dtype)
@@ -99,7 +99,7 @@ def softmax_cross_entropy(xp, logits, labels):
     shifted = logits - _max_shift(xp, logits, -1)
     total = xp.log(xp.sum(xp.exp(shifted), axis=-1))
     # the label's logit picked by where, not by a one-hot product: -inf (a masked class) * 0 is nan
-    picked = xp.where(_is_label(xp, labels, logits.shape[-1]), shifted, scalar(xp, 0.0, shifted))
+    picked = xp.where(label_mask(xp, labels, logits.shape[-1]), shifted, scalar(xp, 0.0, shifted))
     return total - xp.sum(picked, axis=-1)
 
 
@@ -109,5 +109,5 @@ def softmax_cross_entropy_vjp(xp, g, out, logits, labels):
     # (from out, lse - x[label], it would carry lse's rounding: 1e-3 at 1e4 in float32)
     e = xp.exp(logits - _max_shift(xp, logits, -1))
     probs = e / xp.sum(e, axis=-1, keepdims=True)
-    one_hot = xp.astype(_is_label(xp, labels, logits.shape[-1]), probs.dtype)
+    one_hot = xp.astype(label_mask(xp, labels, logits.shape[-1]), probs.dtype)
     return xp.expand_dims(g, axis=-1) * (probs - one_hot), None
